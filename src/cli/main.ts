@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { register as registerServe } from './commands/serve.js';
+import { register as registerWorker } from './commands/worker.js';
 import { register as registerAggregator } from './commands/aggregator.js';
 import { register as registerView } from './commands/view.js';
 import { register as registerHl7 } from './commands/hl7.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) });
   for (const register of [
     registerServe,
+    registerWorker,
     registerAggregator,
     registerView,
     registerHl7,

@@ -13,6 +13,7 @@ function fhirfed(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 const COMMANDS = [
   ['serve'],
+  ['worker'],
   ['aggregator'],
   ['view'],
   ['hl7', 'to-fhir'],
