@@ -156,3 +156,25 @@ describe.skipIf(!hasHelm)('helm lint and template (needs helm on PATH; skipped w
     expect(r.status, r.stderr).toBe(0);
   });
 });
+
+describe('fhirfed mappings pack', () => {
+  it('packs the schema and a site folder into values that the chart schema accepts, byte for byte', () => {
+    const r = spawnSync(process.execPath, [join(process.cwd(), 'bin', 'fhirfed.js'), 'mappings', 'pack', '--site', 'hospital-a'], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const packed = parse(r.stdout) as { mappings: { files: Record<string, string> } };
+    const files = packed.mappings.files;
+    expect(files['schema.yaml']).toBe(readFileSync(join(process.cwd(), 'mappings', 'schema.yaml'), 'utf8'));
+    expect(files['sites/hospital-a/site.yaml']).toBe(readFileSync(join(process.cwd(), 'mappings', 'sites', 'hospital-a', 'site.yaml'), 'utf8'));
+    expect(validate(deepMerge(values, packed)), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('refuses to pack a site that does not exist', () => {
+    const r = spawnSync(process.execPath, [join(process.cwd(), 'bin', 'fhirfed.js'), 'mappings', 'pack', '--site', 'no-such-site'], {
+      encoding: 'utf8',
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/no-such-site/);
+  });
+});
