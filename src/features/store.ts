@@ -86,6 +86,18 @@ export class FeatureStore {
     }));
   }
 
+  /** Replaces every row of one site with `rows`, atomically: readers see the old set or the new one. */
+  replaceSite(site: string, rows: readonly FeatureRow[], now: Date = new Date()): number {
+    const foreign = rows.find((r) => r.site !== site);
+    if (foreign) {
+      throw new FhirfedError('FHIRFED_ERR_INTERNAL', `replaceSite(${site}) got a row of site ${foreign.site}`);
+    }
+    return this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM feature_rows WHERE site = ?').run(site);
+      return this.upsert(rows, now);
+    })();
+  }
+
   count(site?: string): number {
     const row = (site === undefined
       ? this.#db.prepare('SELECT COUNT(*) AS n FROM feature_rows').get()
