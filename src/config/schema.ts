@@ -126,7 +126,7 @@ export const configSchema = z
       .prefault({}),
     secagg: z
       .object({
-        scheme: z.enum(['masking', 'paillier', 'none']).default('masking').describe('secure aggregation codec'),
+        scheme: z.enum(['masking', 'paillier', 'plain']).default('masking').describe('secure aggregation codec'),
         maxDropouts: z.number().int().min(0).default(1).describe('sites that may drop after key exchange with the sum still recovered'),
       })
       .strict()
@@ -135,7 +135,14 @@ export const configSchema = z
       .object({
         url: urlString.optional().describe('the federation aggregator this gateway reports to'),
         keyFile: secretFile.describe('this site\'s ed25519 private key for signed requests'),
-        pollSeconds: z.number().int().positive().default(30).describe('aggregator: status poll interval per gateway'),
+        publicKey: z
+          .string()
+          .regex(/^[A-Za-z0-9+/_-]{43}=?$/, 'a base64 ed25519 public key (32 bytes)')
+          .optional()
+          .describe('the aggregator\'s ed25519 public key: verifies its signed GET /status polls'),
+        task: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 letters, digits, ".", "_" or "-"').default('default').describe('the federation task this gateway follows'),
+        statusUrl: urlString.optional().describe('public URL of this gateway\'s GET /status, sent when it registers'),
+        followSeconds: z.number().positive().default(10).describe('how often the gateway asks the aggregator for the current round'),
       })
       .strict()
       .prefault({}),
