@@ -4,3 +4,4 @@ export * from './noise.js';
 export * from './dpsgd.js';
 export * from './rdp.js';
 export * from './budget.js';
+export * from './dpsgd-policy.js';

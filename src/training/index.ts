@@ -28,4 +28,4 @@ export {
   type TrainingUpdate,
   type TrainingWorkerHandle,
 } from './queue.js';
-export type { FeatureSpec, HeadMetrics, PrivacyHook, RowSource, TrainingRow, WeightLayout } from './types.js';
+export type { DpSgdPlan, DpSgdReport, FeatureSpec, HeadMetrics, PrivacyHook, RowSource, SampleLevelPrivacy, TrainingRow, WeightLayout } from './types.js';

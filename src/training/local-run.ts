@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import type { TrainingHyperInput } from './hyper.js';
 import { trainLocal, type TrainLocalResult } from './trainer.js';
-import type { FeatureSpec, PrivacyHook, RowSource } from './types.js';
+import type { FeatureSpec, PrivacyHook, RowSource, SampleLevelPrivacy } from './types.js';
 
 export interface LocalRoundsOptions {
   readonly site: string;
@@ -12,6 +12,7 @@ export interface LocalRoundsOptions {
   readonly hyper?: TrainingHyperInput;
   readonly globalWeights?: Float32Array;
   readonly privacy?: PrivacyHook;
+  readonly dpSgd?: SampleLevelPrivacy;
   readonly logger?: Logger;
   readonly onProgress?: (round: number, epoch: number, loss: number) => void;
 }
@@ -31,6 +32,7 @@ export async function runLocalRounds(opts: LocalRoundsOptions): Promise<TrainLoc
       ...(global ? { globalWeights: global } : {}),
       ...(opts.hyper ? { hyper: opts.hyper } : {}),
       ...(opts.privacy ? { privacy: opts.privacy } : {}),
+      ...(opts.dpSgd ? { dpSgd: opts.dpSgd } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       onProgress: (epoch, loss) => opts.onProgress?.(round, epoch, loss),
     });

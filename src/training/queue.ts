@@ -8,7 +8,7 @@ import { currentBackend, initBackend } from './backend.js';
 import { parseHyper, TrainingHyperSchema, zodDetails } from './hyper.js';
 import { RedisSubmissionStore, type SubmissionStore } from './submissions.js';
 import { trainLocal } from './trainer.js';
-import type { FeatureSpec, HeadMetrics, PrivacyHook, RowSource } from './types.js';
+import type { DpSgdReport, FeatureSpec, HeadMetrics, PrivacyHook, RowSource, SampleLevelPrivacy } from './types.js';
 
 /** The training queue: one job = train one (task, round) on this site's rows and submit one update. */
 export const TRAINING_QUEUE = 'fhirfed-training';
@@ -45,6 +45,8 @@ export interface TrainingUpdate {
   readonly epochs: number;
   readonly layoutFingerprint: string;
   readonly backend: string;
+  /** DP-SGD runs only: the spend to record in the site's privacy ledger before the update leaves the site. */
+  readonly dpSgd?: DpSgdReport;
 }
 
 /** The job's return value (stored in Redis, shown by /status): never weights, never rows. */
@@ -54,6 +56,7 @@ export interface TrainingJobResult {
   readonly epochs?: number;
   readonly metrics?: Readonly<Record<string, HeadMetrics>>;
   readonly backend?: string;
+  readonly dpSteps?: number;
 }
 
 export interface GlobalModelSource {
@@ -72,6 +75,8 @@ export interface TrainingWorkerDeps {
   readonly keyPrefix: string;
   readonly globalModels?: GlobalModelSource;
   readonly privacy?: PrivacyHook;
+  /** Sample-level DP-SGD inside local training (privacy.mode 'sample'). */
+  readonly dpSgd?: SampleLevelPrivacy;
   readonly logger?: Logger;
   /** How long a submit may take before another attempt may claim the round. @defaultValue 10 minutes */
   readonly claimTtlMs?: number;
@@ -83,6 +88,9 @@ const PERMANENT: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'FHIRFED_ERR_BAD_REQUEST',
   'FHIRFED_ERR_CONFIG_INVALID',
   'FHIRFED_ERR_TRAINING',
+  'FHIRFED_ERR_PRIVACY_PARAMS',
+  // A retry would ask the same ledger the same question.
+  'FHIRFED_ERR_PRIVACY_BUDGET_EXCEEDED',
 ]);
 
 export function jobIdFor(task: string, round: number): string {
@@ -151,6 +159,7 @@ export async function execTrainingJob(job: Job, deps: TrainingWorkerDeps): Promi
       ...(globalWeights ? { globalWeights } : {}),
       ...(data.hyper ? { hyper: data.hyper } : {}),
       ...(deps.privacy ? { privacy: deps.privacy } : {}),
+      ...(deps.dpSgd ? { dpSgd: deps.dpSgd } : {}),
       ...(deps.logger ? { logger: deps.logger } : {}),
       onProgress: (epoch, loss) => job.updateProgress({ epoch, loss }),
     });
@@ -176,6 +185,7 @@ export async function execTrainingJob(job: Job, deps: TrainingWorkerDeps): Promi
       epochs: result.epochs,
       layoutFingerprint: result.layout.fingerprint,
       backend: result.backend,
+      ...(result.dpSgd ? { dpSgd: result.dpSgd } : {}),
     });
   } catch (e) {
     await deps.submissions.release(key, token);
@@ -183,7 +193,10 @@ export async function execTrainingJob(job: Job, deps: TrainingWorkerDeps): Promi
   }
   await deps.submissions.markDone(key, token);
   log.info({ jobId: job.id, task: data.task, round: data.round, epochs: result.epochs, n: result.numSamples }, 'training update submitted');
-  return { status: 'submitted', numSamples: result.numSamples, epochs: result.epochs, metrics: result.metrics, backend: result.backend };
+  return {
+    status: 'submitted', numSamples: result.numSamples, epochs: result.epochs, metrics: result.metrics, backend: result.backend,
+    ...(result.dpSgd ? { dpSteps: result.dpSgd.dpSteps } : {}),
+  };
 }
 
 export interface InitTrainingWorkerOptions extends Omit<TrainingWorkerDeps, 'submissions' | 'keyPrefix'> {

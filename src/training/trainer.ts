@@ -8,7 +8,8 @@ import { accuracy, auroc, bestF1Threshold, confusion, EarlyStopping, f1Score, lo
 import { computeDelta, maskedLoss, MultiTaskModel, proximalTerm } from './model.js';
 import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
 import { stratifiedSplit } from './split.js';
-import type { FeatureSpec, HeadMetrics, PrivacyHook, TrainingRow, WeightLayout } from './types.js';
+import { checkSampleLevelPrivacy, dpSgdEpoch, dpSgdSchedule } from './dpsgd-step.js';
+import type { DpSgdReport, FeatureSpec, HeadMetrics, PrivacyHook, SampleLevelPrivacy, TrainingRow, WeightLayout } from './types.js';
 
 export interface TrainLocalOptions {
   readonly rows: readonly TrainingRow[];
@@ -20,6 +21,11 @@ export interface TrainLocalOptions {
   readonly onProgress?: (epoch: number, loss: number) => void | Promise<void>;
   /** Applied to the delta before it is returned (clipping + noise). */
   readonly privacy?: PrivacyHook;
+  /**
+   * Sample-level DP-SGD: per-example clipping and Gaussian noise inside every step, on Poisson-sampled batches of
+   * expected size `hyper.batchSize`. Charge the budget with the returned `dpSgd` (steps actually taken).
+   */
+  readonly dpSgd?: SampleLevelPrivacy;
   readonly logger?: Logger;
 }
 
@@ -38,6 +44,8 @@ export interface TrainLocalResult {
   readonly layout: WeightLayout;
   readonly backend: string;
   readonly hyper: TrainingHyper;
+  /** Present when `dpSgd` was given: what this run spent, for the privacy ledger. */
+  readonly dpSgd?: DpSgdReport;
 }
 
 /** The encoded splits as tensors; `targets` packs [labels | loss weights | mask] per head. */
@@ -132,6 +140,13 @@ function prepare(opts: TrainLocalOptions, hyper: TrainingHyper) {
  */
 export async function trainLocal(opts: TrainLocalOptions): Promise<TrainLocalResult> {
   const hyper = parseHyper(opts.hyper);
+  if (opts.dpSgd) {
+    checkSampleLevelPrivacy(opts.dpSgd);
+    if (hyper.classWeight === 'balanced') {
+      // The weights come from the whole site's class counts, outside the per-example sensitivity DP-SGD bounds.
+      opts.logger?.warn('classWeight "balanced" with DP-SGD: the class weights are computed from all rows without noise');
+    }
+  }
   const { name: backend, tf } = await initBackend(opts.logger);
   const { info, train, hold } = prepare(opts, hyper);
   const heads = info.labels.length;
@@ -151,7 +166,7 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainLocalRes
     const globalT = hyper.proxMu > 0 ? model.toTensors(global) : [];
     tensors.push(...globalT);
 
-    const { epochs, bestEpoch } = await fit(tf, model, t, heads, hyper, globalT, opts.onProgress);
+    const { epochs, bestEpoch, dp } = await fit(tf, model, t, heads, hyper, globalT, opts.onProgress, opts.dpSgd);
     const weights = model.getFlatWeights();
     const trainP = model.predictProba(t.xTrain);
     const holdP = model.predictProba(t.xHold);
@@ -162,10 +177,50 @@ export async function trainLocal(opts: TrainLocalOptions): Promise<TrainLocalRes
     if (delta.length !== raw.length) {
       throw new FhirfedError('FHIRFED_ERR_TRAINING', `privacy hook returned ${delta.length} values for a ${raw.length}-value update`);
     }
-    return { weights, delta, numSamples: train.n, holdoutSamples: hold.n, metrics, epochs, bestEpoch, layout: model.layout, backend, hyper };
+    return {
+      weights, delta, numSamples: train.n, holdoutSamples: hold.n, metrics, epochs, bestEpoch, layout: model.layout, backend, hyper,
+      ...(dp ? { dpSgd: dp } : {}),
+    };
   } finally {
     for (const x of tensors) x.dispose();
     model.dispose();
+  }
+}
+
+/**
+ * One ordinary epoch: seeded reshuffle of `order` (carried across epochs), fixed-size mini-batches, the masked loss
+ * (+ FedProx). Returns the summed loss.
+ */
+function plainEpoch(tf: Tf, model: MultiTaskModel, t: Tensors, heads: number, hyper: TrainingHyper, globalT: readonly tfTypes.Tensor[], optimizer: tfTypes.Optimizer, epoch: number, order: number[]): number {
+  const n = t.xTrain.shape[0];
+  shuffleInPlace(order, createRng(deriveSeed(hyper.seed, epoch)));
+  const costs: tfTypes.Scalar[] = [];
+  const [xs, ts] = tf.tidy(() => {
+    const idx = tf.tensor1d(order, 'int32');
+    return [tf.gather(t.xTrain, idx), tf.gather(t.tTrain, idx)] as [tfTypes.Tensor2D, tfTypes.Tensor2D];
+  });
+  try {
+    for (let s = 0; s < n; s += hyper.batchSize) {
+      const size = Math.min(hyper.batchSize, n - s);
+      const cost = tf.tidy(() => {
+        const xb = xs.slice([s, 0], [size, -1]);
+        const tb = ts.slice([s, 0], [size, -1]);
+        return tf.mul(
+          optimizer.minimize(() => {
+            const loss = maskedLoss(tf, model.logits(xb), tb, heads);
+            return globalT.length > 0 ? tf.add(loss, proximalTerm(tf, model.variables, globalT, hyper.proxMu)) : loss;
+          }, true, [...model.variables]) as tfTypes.Scalar,
+          size,
+        ) as tfTypes.Scalar;
+      });
+      costs.push(cost);
+    }
+    const total = tf.tidy(() => tf.addN(costs));
+    const value = total.dataSync()[0] ?? NaN;
+    total.dispose();
+    return value;
+  } finally {
+    tf.dispose([xs, ts, ...costs]);
   }
 }
 
@@ -177,49 +232,41 @@ async function fit(
   hyper: TrainingHyper,
   globalT: readonly tfTypes.Tensor[],
   onProgress: TrainLocalOptions['onProgress'],
-): Promise<{ epochs: number; bestEpoch: number }> {
+  dpSgd: SampleLevelPrivacy | undefined,
+): Promise<{ epochs: number; bestEpoch: number; dp?: DpSgdReport }> {
+  const n = t.xTrain.shape[0];
+  const schedule = dpSgdSchedule(n, hyper.batchSize);
+  // Refuse an over-budget run before a single noisy step is taken (the caller's ledger decides).
+  dpSgd?.authorize?.({ sampleRate: schedule.sampleRate, noiseMultiplier: dpSgd.noiseMultiplier, steps: hyper.epochs * schedule.stepsPerEpoch });
   const optimizer = tf.train.adam(hyper.learningRate);
   const stopper = new EarlyStopping(hyper.patience);
-  const n = t.xTrain.shape[0];
   const order = Array.from({ length: n }, (_, i) => i);
   let best: Float32Array | undefined;
   let epoch = 0;
+  let dpSteps = 0;
+  let sampled = 0;
+  let clipped = 0;
   try {
     while (epoch < hyper.epochs) {
-      shuffleInPlace(order, createRng(deriveSeed(hyper.seed, epoch)));
-      const costs: tfTypes.Scalar[] = [];
-      const [xs, ts] = tf.tidy(() => {
-        const idx = tf.tensor1d(order, 'int32');
-        return [tf.gather(t.xTrain, idx), tf.gather(t.tTrain, idx)] as [tfTypes.Tensor2D, tfTypes.Tensor2D];
-      });
-      for (let s = 0; s < n; s += hyper.batchSize) {
-        const size = Math.min(hyper.batchSize, n - s);
-        const cost = tf.tidy(() => {
-          const xb = xs.slice([s, 0], [size, -1]);
-          const tb = ts.slice([s, 0], [size, -1]);
-          return tf.mul(
-            optimizer.minimize(() => {
-              const loss = maskedLoss(tf, model.logits(xb), tb, heads);
-              return globalT.length > 0 ? tf.add(loss, proximalTerm(tf, model.variables, globalT, hyper.proxMu)) : loss;
-            }, true, [...model.variables]) as tfTypes.Scalar,
-            size,
-          ) as tfTypes.Scalar;
-        });
-        costs.push(cost);
+      let tl: number;
+      if (dpSgd) {
+        const st = dpSgdEpoch({ tf, model, optimizer, privacy: dpSgd, xTrain: t.xTrain, tTrain: t.tTrain, batchSize: hyper.batchSize, globalT, proxMu: hyper.proxMu });
+        dpSteps += st.steps;
+        sampled += st.examples;
+        clipped += st.clipped;
+        tl = st.meanLoss;
+      } else {
+        tl = plainEpoch(tf, model, t, heads, hyper, globalT, optimizer, epoch, order) / n;
       }
-      xs.dispose();
-      ts.dispose();
-      const [trainLoss, holdLoss] = tf.tidy(() => [
-        tf.div(tf.addN(costs), n) as tfTypes.Scalar,
-        maskedLoss(tf, model.logits(t.xHold), t.tHold, heads),
-      ]);
-      const [tl, hl] = [(trainLoss.dataSync()[0] ?? NaN), (holdLoss.dataSync()[0] ?? NaN)];
-      tf.dispose([...costs, trainLoss, holdLoss]);
+      const holdLoss = tf.tidy(() => maskedLoss(tf, model.logits(t.xHold), t.tHold, heads));
+      const hl = holdLoss.dataSync()[0] ?? NaN;
+      holdLoss.dispose();
       if (stopper.observe(epoch, hl)) best = model.getFlatWeights();
       epoch++;
       await onProgress?.(epoch, tl);
-      if (!Number.isFinite(tl)) {
-        throw new FhirfedError('FHIRFED_ERR_TRAINING', `training diverged at epoch ${epoch} (loss ${tl})`, {
+      // NaN from an empty Poisson draw is not divergence; a non-finite holdout loss is.
+      if (!Number.isFinite(dpSgd ? hl : tl)) {
+        throw new FhirfedError('FHIRFED_ERR_TRAINING', `training diverged at epoch ${epoch} (loss ${dpSgd ? hl : tl})`, {
           hint: 'lower hyper.learningRate or check the features for extreme values',
         });
       }
@@ -231,5 +278,14 @@ async function fit(
     optimizer.dispose();
   }
   if (best) model.setFlatWeights(best);
-  return { epochs: epoch, bestEpoch: stopper.bestEpoch + 1 };
+  const dp: DpSgdReport | undefined = dpSgd && {
+    dpSteps,
+    sampleRate: schedule.sampleRate,
+    noiseMultiplier: dpSgd.noiseMultiplier,
+    clipNorm: dpSgd.clipNorm,
+    expectedBatchSize: schedule.expectedBatchSize,
+    stepsPerEpoch: schedule.stepsPerEpoch,
+    clippedFraction: sampled > 0 ? clipped / sampled : 0,
+  };
+  return { epochs: epoch, bestEpoch: stopper.bestEpoch + 1, ...(dp ? { dp } : {}) };
 }

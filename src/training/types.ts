@@ -34,6 +34,49 @@ export interface PrivacyHook {
   clipAndNoiseUpdate(delta: Float32Array): Float32Array;
 }
 
+/**
+ * Sample-level DP-SGD (Abadi et al. 2016), injected like `PrivacyHook` so training never imports privacy code. When
+ * given to `trainLocal`, every step draws a Poisson sample of the training rows (rate q = batchSize / nTrain),
+ * clips each example's full gradient to `clipNorm`, sums, adds N(0, (noiseMultiplier * clipNorm)^2) per coordinate
+ * from `noise`, and divides by the expected batch size q * nTrain.
+ */
+export interface SampleLevelPrivacy {
+  /** C: L2 bound of one example's gradient over all variables. */
+  readonly clipNorm: number;
+  /** z: noise std / C, the sigma the accountant is charged with. */
+  readonly noiseMultiplier: number;
+  /** `length` samples of N(0, std^2) from a cryptographically secure source (a seeded PRNG voids the guarantee). */
+  noise(length: number, std: number): ArrayLike<number>;
+  /**
+   * Called once before the first step with the most this run can spend (every epoch run, no early stop). Throw to
+   * refuse (e.g. a budget ledger's FHIRFED_ERR_PRIVACY_BUDGET_EXCEEDED); nothing has been trained at that point.
+   */
+  authorize?(plan: DpSgdPlan): void;
+}
+
+/** What a DP-SGD run may spend (before training) or did spend (after): one sampled-Gaussian accounting event. */
+export interface DpSgdPlan {
+  /** Poisson sampling rate q = min(1, batchSize / nTrain). */
+  readonly sampleRate: number;
+  readonly noiseMultiplier: number;
+  /** Noisy steps: before training the maximum (epochs * stepsPerEpoch), after it the number actually taken. */
+  readonly steps: number;
+}
+
+/** The DP-SGD part of a training result: charge the budget with `{ sampleRate, noiseMultiplier, steps: dpSteps }`. */
+export interface DpSgdReport {
+  /** Noisy gradient steps actually taken (early stopping included; every step taken counts, not only the best epoch's). */
+  readonly dpSteps: number;
+  readonly sampleRate: number;
+  readonly noiseMultiplier: number;
+  readonly clipNorm: number;
+  /** q * nTrain: the divisor of the noisy gradient sum. */
+  readonly expectedBatchSize: number;
+  readonly stepsPerEpoch: number;
+  /** Fraction of sampled examples whose gradient was scaled down: a tuning signal for C (0.5-0.9 is usual). */
+  readonly clippedFraction: number;
+}
+
 /** Validation metrics of one head (label), reported on the holdout split. */
 export interface HeadMetrics {
   /** F1 at `threshold`, on holdout. */
