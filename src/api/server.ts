@@ -4,6 +4,9 @@ import type { Logger } from '../core/logger.js';
 import { FhirfedError } from '../core/errors.js';
 import { createRedis, pingRedis } from '../infra/redis.js';
 import { createApp } from './app.js';
+import { Ledger } from '../ingest/ledger/index.js';
+import { startMllpListener, type MllpListener } from '../ingest/mllp/index.js';
+import { fhirIngestRouter } from './routes/fhir-ingest.js';
 
 export interface RunningGateway {
   readonly server: Server;
@@ -14,11 +17,25 @@ export interface RunningGateway {
 /** Wires the gateway's HTTP side: Redis probe, app, listener. Later layers (ingest, training) attach here. */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const redis = createRedis(config.redis.url, 'probe');
+  // --- ingest (issue 4): the ledger behind POST /fhir and, when mllp.enabled, the MLLP listener ---
+  const ledger = Ledger.open({ dataDir: config.storage.dataDir });
   const app = createApp({
     config,
     logger,
     checks: [{ name: 'redis', check: () => pingRedis(redis) }],
+    routers: [{ path: '/fhir', router: fhirIngestRouter({ config, ledger, logger }) }],
   });
+  let mllp: MllpListener | undefined;
+  if (config.mllp.enabled) {
+    try {
+      mllp = await startMllpListener({ config, ledger, logger });
+    } catch (e) {
+      ledger.close();
+      redis.disconnect();
+      throw e;
+    }
+  }
+  // --- end ingest ---
   const server = app.listen(config.server.port, config.server.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -38,8 +55,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     server,
     port,
     close: async () => {
+      await mllp?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      ledger.close();
       redis.disconnect();
     },
   };
