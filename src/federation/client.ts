@@ -16,6 +16,7 @@ import {
   type RoundAnnouncement,
   type UpdatePayload,
 } from './messages.js';
+import { parseRelay, relayResultSchema, secureRoundInfoSchema, type RelayResult, type SecureRoundInfo, type SecureStep } from './secure-protocol.js';
 
 export interface GlobalModel {
   readonly task: string;
@@ -104,6 +105,32 @@ export class AggregatorClient {
 
   async reportEvaluation(r: Omit<EvaluationReport, 'v' | 'type' | 'site'>): Promise<void> {
     await this.call('POST', 'v1/evaluations', `reporting holdout metrics of ${r.modelVersion}`, { v: WIRE_VERSION, type: 'evaluation', site: this.o.site, ...r });
+  }
+
+  /** Secure aggregation: the round's protocol parameters, session and roster. */
+  async secaggInfo(task: string, round: number): Promise<SecureRoundInfo> {
+    const res = await this.call('GET', `v1/secagg/${encodeURIComponent(task)}/${round}`, `joining secure aggregation of round ${round}`);
+    return parseRelay(secureRoundInfoSchema, res.body, 'secure round info from the aggregator');
+  }
+
+  /** Secure aggregation: sends this site's message for a step (a retry of the same message is harmless). */
+  async secaggSend(task: string, round: number, step: SecureStep, message: unknown): Promise<'accepted' | 'duplicate'> {
+    const res = await this.call<{ status?: string }>('POST', `v1/secagg/${encodeURIComponent(task)}/${round}/${step}`, `sending the ${step} message of round ${round}`, {
+      v: WIRE_VERSION,
+      type: 'secagg',
+      site: this.o.site,
+      task,
+      round,
+      step,
+      message,
+    });
+    return res.body?.status === 'duplicate' ? 'duplicate' : 'accepted';
+  }
+
+  /** Secure aggregation: what the aggregator routes to this site after `step` (pending while it is open). */
+  async secaggFetch(task: string, round: number, step: SecureStep): Promise<RelayResult> {
+    const res = await this.call('GET', `v1/secagg/${encodeURIComponent(task)}/${round}/${step}`, `fetching the result of the ${step} step of round ${round}`);
+    return parseRelay(relayResultSchema, res.body, 'secagg relay answer from the aggregator');
   }
 
   /** The federation view (rounds, versions, sites' last statuses). */

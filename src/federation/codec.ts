@@ -73,3 +73,32 @@ export class PlainCodec implements UpdateCodec {
     return Promise.resolve(Float32Array.from(acc));
   }
 }
+
+/**
+ * The decoder of an interactive scheme (masking): updates never arrive as one payload, they are relayed step by
+ * step (/v1/secagg) and only their sum is produced, so every one-shot entry point refuses.
+ */
+export class RelayOnlyDecoder implements UpdateDecoder {
+  readonly revealsIndividualUpdates = false;
+
+  constructor(readonly scheme: 'masking' | 'paillier') {}
+
+  private refuse(): never {
+    throw new FhirfedError('FHIRFED_ERR_CONFLICT', `the ${this.scheme} codec runs through the secure-aggregation relay, not as a single update`, {
+      where: { path: 'payload.scheme' },
+      hint: 'the gateway must follow the round with secagg.scheme set to the aggregator\'s task.codec',
+    });
+  }
+
+  check(): void {
+    this.refuse();
+  }
+
+  decode(): Float32Array {
+    this.refuse();
+  }
+
+  sum(): Promise<Float32Array> {
+    this.refuse();
+  }
+}

@@ -5,14 +5,19 @@
  * training job). The trainer's update comes back through `submit`, which encodes it with the injected codec and
  * sends it once: the on-disk ledger remembers every (task, round) step, so a restart neither re-evaluates nor
  * re-submits. Federation never imports the trainer (architecture rule 4); everything is injected.
+ *
+ * The encoder is this site's policy: a round announcing another codec is not followed (a gateway configured for
+ * masking never sends its update in the clear). With a MaskingEncoder `submit` runs the interactive secure
+ * aggregation protocol for the round (secure-client.ts) and resolves when this site's part is done.
  */
-import { isFhirfedError } from '../core/errors.js';
+import { isFhirfedError, type FhirfedError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { AggregatorClient, GlobalModel, SubmitOutcome } from './client.js';
 import type { UpdateEncoder } from './codec.js';
 import { RemoteError } from './http.js';
 import type { RoundLedger } from './ledger.js';
 import type { EvaluationReport, QualityStats, RoundAnnouncement } from './messages.js';
+import type { MaskingEncoder } from './secure-client.js';
 
 export interface TrainingRequest {
   readonly task: string;
@@ -35,7 +40,8 @@ export interface RoundFollowerOptions {
   readonly client: AggregatorClient;
   readonly task: string;
   readonly ledger: RoundLedger;
-  readonly encoder: UpdateEncoder;
+  /** `new PlainCodec()` (updates in the clear) or `new MaskingEncoder({ signingKey, ... })` (secure aggregation). */
+  readonly encoder: UpdateEncoder | MaskingEncoder;
   readonly startTraining: (req: TrainingRequest) => Promise<void>;
   readonly evaluate?: (model: GlobalModel, round: RoundAnnouncement) => Promise<EvaluationReport['heads'] | undefined>;
   /** Sent with the registration so the aggregator can poll GET /status. */
@@ -45,8 +51,15 @@ export interface RoundFollowerOptions {
   readonly logger?: Logger;
 }
 
-export type TickResult = 'waiting' | 'done' | 'closed' | 'not-selected' | 'submitted' | 'in-progress' | 'started';
-export type SubmitResult = SubmitOutcome | 'already-submitted' | 'refused';
+export type TickResult = 'waiting' | 'done' | 'closed' | 'not-selected' | 'submitted' | 'in-progress' | 'started' | 'codec-mismatch';
+/** `incomplete`: secure aggregation stopped after this site had sent a step (it counts as dropped). */
+export type SubmitResult = SubmitOutcome | 'already-submitted' | 'refused' | 'incomplete';
+
+/** Refusals that retrying cannot fix: the aggregator said no, or the protocol itself rejected the input. */
+function isFinalRefusal(e: unknown): e is FhirfedError {
+  if (e instanceof RemoteError) return e.httpStatus === 409 || e.httpStatus === 403 || e.httpStatus === 404 || e.httpStatus === 422;
+  return isFhirfedError(e) && (e.code === 'FHIRFED_ERR_SECAGG' || e.code === 'FHIRFED_ERR_VALIDATION');
+}
 
 export class RoundFollower {
   private registered = false;
@@ -94,6 +107,10 @@ export class RoundFollower {
     if (a.status === 'done') return 'done';
     if (a.status !== 'open') return 'closed';
     if (!a.selected.includes(client.site)) return 'not-selected';
+    if (a.codec !== this.o.encoder.scheme) {
+      this.logger.error({ round: a.round, announced: a.codec, site: this.o.encoder.scheme }, 'the round uses another update codec than this site allows; not taking part');
+      return 'codec-mismatch';
+    }
     if (ledger.has(task, a.round, 'submitted')) return 'submitted';
     if (ledger.has(task, a.round, 'started')) return 'in-progress';
     if (this.o.evaluate && !ledger.has(task, a.round, 'evaluated')) {
@@ -114,10 +131,11 @@ export class RoundFollower {
    * is final and recorded; transport failures throw so the training job retries the submit.
    */
   async submit(u: LocalUpdate): Promise<SubmitResult> {
-    const { client, ledger } = this.o;
+    const { client, ledger, encoder } = this.o;
     if (ledger.has(u.task, u.round, 'submitted')) return 'already-submitted';
-    const delta = this.o.encoder.scheme === 'plain' ? u.delta : u.delta.map((x) => x * u.numSamples);
-    const payload = await this.o.encoder.encode({ site: client.site, task: u.task, round: u.round }, delta);
+    if ('interactive' in encoder) return this.submitSecure(encoder, u);
+    const delta = encoder.scheme === 'plain' ? u.delta : u.delta.map((x) => x * u.numSamples);
+    const payload = await encoder.encode({ site: client.site, task: u.task, round: u.round }, delta);
     try {
       const outcome = await client.submitUpdate({ task: u.task, round: u.round, modelVersion: u.modelVersion, numSamples: u.numSamples, quality: u.quality, payload });
       ledger.mark(u.task, u.round, 'submitted', outcome);
@@ -129,6 +147,20 @@ export class RoundFollower {
         return 'refused';
       }
       throw e;
+    }
+  }
+
+  private async submitSecure(encoder: MaskingEncoder, u: LocalUpdate): Promise<SubmitResult> {
+    const { client, ledger } = this.o;
+    try {
+      const r = await encoder.run(client, { task: u.task, round: u.round, delta: u.delta, numSamples: u.numSamples });
+      ledger.mark(u.task, u.round, 'submitted', r.outcome === 'accepted' ? 'accepted' : `incomplete: ${r.reason ?? ''}`);
+      return r.outcome;
+    } catch (e) {
+      if (!isFinalRefusal(e)) throw e;
+      ledger.mark(u.task, u.round, 'submitted', `refused: ${e.message}`);
+      this.logger.warn({ task: u.task, round: u.round, reason: e.message }, 'secure aggregation refused for this round');
+      return 'refused';
     }
   }
 

@@ -28,6 +28,12 @@ export interface SecAggParams {
   readonly graph?: MaskGraph;
   /** Fixed-point fractional bits (default 16). */
   readonly fractionalBits?: number;
+  /**
+   * Lower maxDropouts to what the number of sites that advertised keys allows (threshold >= 2 and more than half
+   * of the share holders) instead of refusing the round. Both ends derive the same value from the key broadcast,
+   * so a site that never advertised does not make a federated round impossible. Default false.
+   */
+  readonly clampDropouts?: boolean;
 }
 
 export function checkParams(p: SecAggParams): void {
@@ -69,7 +75,8 @@ export class RoundGraph {
     const g = params.graph ?? { kind: 'complete' };
     const k = g.kind === 'harary' ? Math.min(g.degree, n - 1) : n - 1;
     const holders = k + 1;
-    this.threshold = holders - params.maxDropouts;
+    const tolerable = Math.max(0, Math.ceil(holders / 2) - 1);
+    this.threshold = holders - (params.clampDropouts ? Math.min(params.maxDropouts, tolerable) : params.maxDropouts);
     if (this.threshold < 2 || this.threshold * 2 <= holders) {
       throw secaggError(
         `cannot tolerate ${params.maxDropouts} dropout(s) with ${holders} share holders per site (threshold would be ${this.threshold}; it must be >= 2 and more than half)`,

@@ -31,7 +31,7 @@ export function aggregatorConfig(dataDir: string, sites: readonly TestSite[], ta
     pollSeconds: 0,
     sites: sites.map((s) => ({ id: s.id, publicKey: publicKeyBase64(s.keys) })),
     ...extra,
-    task: { name: 'diabetes', minSites: 2, deadlineSeconds: 300, model: { parameters: 4 }, ...task },
+    task: { name: 'diabetes', codec: 'plain', minSites: 2, deadlineSeconds: 300, model: { parameters: 4 }, ...task },
   });
 }
 

@@ -46,7 +46,7 @@ describe('aggregator restart', () => {
         dataDir: './data',
         pollSeconds: 0,
         sites: sites.map((s) => ({ id: s.id, publicKey: publicKeyBase64(s.keys) })),
-        task: { name: 'diabetes', rounds: 3, minSites: 3, deadlineSeconds: 3600, model: { parameters: 3 } },
+        task: { name: 'diabetes', codec: 'plain', rounds: 3, minSites: 3, deadlineSeconds: 3600, model: { parameters: 3 } },
       }),
     );
     const codec = new PlainCodec();

@@ -14,12 +14,13 @@ import { StatusPoller } from '../../federation/aggregator/poller.js';
 import { RoundEngine } from '../../federation/aggregator/rounds.js';
 import { AggregatorStore } from '../../federation/aggregator/store.js';
 import { jsonWithRawBody, MemoryNonceStore, OperatorTokens, RedisNonceStore, requireAuth, type NonceStore } from '../../federation/auth.js';
-import { PlainCodec, type UpdateDecoder } from '../../federation/codec.js';
+import { PlainCodec, RelayOnlyDecoder, type UpdateDecoder } from '../../federation/codec.js';
 import { AGGREGATOR_SIGNER, loadSigningKey } from '../../federation/signing.js';
 import { createStrategy } from '../../federation/strategies/index.js';
 import { createApp } from '../app.js';
 import { errorHandler } from '../error-handler.js';
 import { aggregatorRouter } from './aggregator.js';
+import { secaggRouter } from './aggregator-secagg.js';
 
 export interface RunningAggregator {
   readonly server: Server;
@@ -36,11 +37,12 @@ export interface AggregatorOverrides {
 
 function decoderFor(config: AggregatorConfig, overrides: AggregatorOverrides): UpdateDecoder {
   if (config.task.codec === 'plain') return new PlainCodec();
+  if (config.task.codec === 'masking') return overrides.decoders?.masking ?? new RelayOnlyDecoder('masking');
   const d = overrides.decoders?.[config.task.codec];
   if (!d) {
-    throw new FhirfedError('FHIRFED_ERR_NOT_IMPLEMENTED', `the ${config.task.codec} codec is not wired into the aggregator service yet`, {
+    throw new FhirfedError('FHIRFED_ERR_NOT_IMPLEMENTED', 'the paillier codec is not wired into the aggregator service yet (its key distribution to the sites is not designed)', {
       where: { path: 'task.codec' },
-      hint: 'use task.codec: plain (with client-level differential privacy) for now',
+      hint: 'use task.codec: masking (secure aggregation by pairwise masking, the default)',
     });
   }
   return d;
@@ -79,7 +81,7 @@ export async function startAggregator(config: AggregatorConfig, logger: Logger, 
     server: { host: config.server.host, port: config.server.port, bodyLimitBytes: config.server.bodyLimitBytes },
     log: { level: config.log.level },
   });
-  const inner = createApp({ config: appConfig, logger, routers: [{ path: '/', router: aggregatorRouter(engine, poller) }] });
+  const inner = createApp({ config: appConfig, logger, routers: [{ path: '/', router: aggregatorRouter(engine, poller) }, { path: '/', router: secaggRouter(engine) }] });
   const app = express();
   app.disable('x-powered-by');
   app.use(jsonWithRawBody(config.server.bodyLimitBytes));

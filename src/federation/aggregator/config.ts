@@ -51,7 +51,19 @@ export const aggregatorConfigSchema = z
         seed: z.number().int().default(42).describe('seed of participant selection'),
         deadlineSeconds: z.number().positive().default(600),
         stragglers: z.enum(['drop', 'next-round']).default('drop').describe('late updates: refused, or counted in the next round'),
-        codec: codecSchemeSchema.default('plain'),
+        codec: codecSchemeSchema
+          .default('masking')
+          .describe('masking: pairwise-masked secure aggregation (the aggregator learns only the sum); plain: updates in the clear (robust strategies, tests)'),
+        secagg: z
+          .object({
+            maxDropouts: z.number().int().min(0).default(1).describe('sites that may drop after the key exchange with the sum still recovered (lowered automatically to what the number of sites allows)'),
+            graphDegree: z.number().int().min(2).multipleOf(2).optional().describe('SecAgg+ (Bell et al. 2020): mask with this many ring neighbours instead of every site'),
+            fractionalBits: z.number().int().min(0).max(30).default(16).describe('fixed-point precision; see src/secagg/fixedpoint.ts for range and error'),
+            sampleScale: z.number().positive().default(100).describe('a site weights its update by numSamples / sampleScale inside the secure sum'),
+            stepSeconds: z.number().positive().default(60).describe('deadline of each protocol step after the first (the first is the round deadline)'),
+          })
+          .strict()
+          .prefault({}),
         strategy: z
           .object({
             name: z.enum(STRATEGY_NAMES).default('fedavg'),
@@ -95,6 +107,17 @@ export const aggregatorConfigSchema = z
       if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'id'], message: `site ${s.id} is listed twice` });
       seen.add(s.id);
     });
+    if (c.task.codec !== 'plain') {
+      if (c.task.weighting.mode === 'adaptive') {
+        ctx.addIssue({ code: 'custom', path: ['task', 'weighting', 'mode'], message: `adaptive weighting needs each site's quality statistics next to its update; with ${c.task.codec} only the sum is revealed (use samples, or codec plain)` });
+      }
+      if (c.task.stragglers === 'next-round') {
+        ctx.addIssue({ code: 'custom', path: ['task', 'stragglers'], message: `a late update cannot be carried into the next round with ${c.task.codec}: it is only usable inside its own round's secure sum (use drop)` });
+      }
+      if (c.task.minSites < 2) {
+        ctx.addIssue({ code: 'custom', path: ['task', 'minSites'], message: `secure aggregation (${c.task.codec}) needs minSites >= 2: the sum of one site is that site's update` });
+      }
+    }
     if (c.task.minSites > Math.max(1, c.sites.length) && c.sites.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['task', 'minSites'], message: `minSites ${c.task.minSites} exceeds the ${c.sites.length} configured site(s)` });
     }

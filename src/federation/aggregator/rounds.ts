@@ -7,17 +7,23 @@
  *
  * Every mutation runs through `serial` (one at a time) and is persisted before it is acknowledged, so a restart
  * resumes the open round with the updates already received.
+ *
+ * With `task.codec: masking` no update arrives through POST /v1/updates: the sites run the pairwise-masking
+ * protocol through the relay (secure-round.ts), one step deadline at a time, and the round closes with the
+ * unmasked sum of the survivors. That protocol state is in memory only, so a restart abandons a secure round
+ * (failed, reason recorded) and opens a new one from the same global model.
  */
-import { createHash } from 'node:crypto';
 import { FhirfedError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { UpdateDecoder } from '../codec.js';
-import { float32ToBase64, WIRE_VERSION, type EvaluationReport, type GlobalModelMsg, type Heartbeat, type Registration, type RoundAnnouncement, type UpdateEnvelope } from '../messages.js';
+import type { EvaluationReport, GlobalModelMsg, Heartbeat, Registration, RoundAnnouncement, UpdateEnvelope } from '../messages.js';
 import { parsePublicKey } from '../signing.js';
 import type { Strategy } from '../strategies/index.js';
 import { aggregateUpdates, initialWeights } from './combine.js';
 import type { AggregatorConfig } from './config.js';
 import { observeScore, weightedScore } from './evaluation.js';
+import { announcementOf, modelMessage } from './reads.js';
+import { SecureRounds } from './secure-rounds.js';
 import { selectParticipants } from './selection.js';
 import type { AggregatorState, AggregatorStore, StoredUpdate } from './store.js';
 
@@ -41,9 +47,30 @@ export class RoundEngine {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly configKeys = new Map<string, Uint8Array>();
   private closed = false;
+  /** The masking relay (codec masking only); routes call it directly. */
+  readonly secure: SecureRounds | undefined;
 
   constructor(private readonly deps: RoundEngineDeps) {
     deps.config.sites.forEach((s, i) => this.configKeys.set(s.id, parsePublicKey(s.publicKey, `sites[${i}].publicKey`)));
+    if (deps.config.task.codec === 'masking') {
+      this.secure = new SecureRounds({
+        task: deps.config.task,
+        store: deps.store,
+        logger: deps.logger,
+        serial: (fn) => this.serial(fn),
+        round: () => this.state.round,
+        history: () => this.state.history,
+        length: () => this.length,
+        publicKeyOf: (site) => this.publicKeyOf(site),
+        touch: (site) => {
+          this.touch(site);
+          this.save();
+        },
+        fail: (reason) => this.failRound(reason),
+        commit: (delta, participants, reason) => this.commitRound(delta, participants, [], reason),
+        schedule: () => this.schedule(),
+      });
+    }
   }
 
   private get cfg(): AggregatorConfig['task'] {
@@ -77,7 +104,8 @@ export class RoundEngine {
         throw new FhirfedError('FHIRFED_ERR_CONFIG_INVALID', `model.parameters is ${this.cfg.model.parameters} but the stored model has ${this.length}`, { where: { path: 'task.model.parameters' } });
       }
       if (loaded) this.deps.logger.info({ round: this.state.round?.number, status: this.state.round?.status, version: this.state.currentVersion }, 'aggregator state restored');
-      if (this.state.round?.status === 'open') this.schedule();
+      if (this.state.round?.status === 'open' && this.secure) this.failRound('the aggregator restarted during this secure-aggregation round; its in-memory protocol state is gone');
+      else if (this.state.round?.status === 'open') this.schedule();
       else this.maybeOpenRound();
     });
   }
@@ -195,6 +223,7 @@ export class RoundEngine {
       updates: {},
     };
     this.state.lastRound = number;
+    this.secure?.open(number, selected, Date.parse(this.state.round.deadline));
     this.save();
     this.deps.store.audit({ who: 'aggregator', what: 'open-round', round: number, modelVersion: this.state.currentVersion, selected });
     this.deps.logger.info({ round: number, selected: selected.length, modelVersion: this.state.currentVersion }, 'round opened');
@@ -205,7 +234,8 @@ export class RoundEngine {
     if (this.timer) clearTimeout(this.timer);
     const r = this.state.round;
     if (!r || r.status !== 'open' || this.closed) return;
-    const wait = Math.min(MAX_TIMER_MS, Math.max(0, Date.parse(r.deadline) - Date.now()));
+    const due = this.secure?.deadlineOf(r.number) ?? Date.parse(r.deadline);
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, due - Date.now()));
     this.timer = setTimeout(() => {
       this.serial(() => this.onDeadline(r.number)).catch((e: unknown) => this.deps.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'closing the round failed'));
     }, wait);
@@ -215,6 +245,10 @@ export class RoundEngine {
   private async onDeadline(number: number): Promise<void> {
     const r = this.state.round;
     if (!r || r.number !== number || r.status !== 'open') return;
+    if (this.secure?.deadlineOf(number) !== undefined) {
+      await this.secure.onDeadline(number);
+      return;
+    }
     if (Date.now() < Date.parse(r.deadline)) {
       this.schedule();
       return;
@@ -235,6 +269,7 @@ export class RoundEngine {
   private failRound(reason: string): void {
     const r = this.state.round as NonNullable<AggregatorState['round']>;
     r.status = 'failed';
+    this.secure?.discard();
     const received = Object.values(r.updates);
     if (this.cfg.stragglers === 'next-round' && this.deps.decoder.revealsIndividualUpdates) {
       this.state.carried = [...this.state.carried.filter((c) => !r.updates[c.site]), ...received];
@@ -259,6 +294,12 @@ export class RoundEngine {
     // A site with a fresh update is not counted twice through an older carried one.
     const carried = this.state.carried.filter((c) => !r.updates[c.site]);
     const delta = await this.aggregatedDelta(current, carried);
+    this.commitRound(delta, current.map((u) => u.site), carried, reason);
+  }
+
+  /** Applies the round's aggregated delta: next global version, evaluation, history, audit, next round. */
+  private commitRound(delta: Float32Array, participants: readonly string[], carried: readonly StoredUpdate[], reason: string): void {
+    const r = this.state.round as NonNullable<AggregatorState['round']>;
     const { store, strategy } = this.deps;
     const opt = this.state.hasOptimizerState ? store.readOptimizer() : {};
     const next = strategy.apply(store.readModel(this.state.currentVersion), delta, opt);
@@ -282,8 +323,8 @@ export class RoundEngine {
     this.state.history.push({
       round: r.number,
       outcome: 'closed',
-      participants: current.map((u) => u.site),
-      missing: r.selected.filter((s) => !r.updates[s]),
+      participants: [...participants],
+      missing: r.selected.filter((s) => !participants.includes(s)),
       carriedIn: carried.map((c) => `${c.site}@${c.round}`),
       closedAt: new Date().toISOString(),
       version,
@@ -295,8 +336,8 @@ export class RoundEngine {
     this.save();
     store.deleteUpdates(r.number);
     for (const n of carriedRounds) store.deleteUpdates(n);
-    store.audit({ who: 'aggregator', what: 'close-round', round: r.number, version, participants: current.length, carried: carried.length, reason });
-    this.deps.logger.info({ round: r.number, version, participants: current.length, reason }, 'round closed');
+    store.audit({ who: 'aggregator', what: 'close-round', round: r.number, version, participants: participants.length, carried: carried.length, reason });
+    this.deps.logger.info({ round: r.number, version, participants: participants.length, reason }, 'round closed');
     this.maybeOpenRound();
   }
 
@@ -304,6 +345,9 @@ export class RoundEngine {
     return this.serial(async () => {
       if (env.task !== this.cfg.name) throw conflict(`this aggregator runs task ${this.cfg.name}, not ${env.task}`);
       const r = this.state.round;
+      if (this.secure) {
+        throw conflict(`task ${this.cfg.name} uses secure aggregation (${this.cfg.codec}): updates are not accepted in the clear`, 'run the protocol through /v1/secagg (set the gateway\'s secagg.scheme to masking)');
+      }
       this.touch(site);
       if (r && r.number === env.round && r.status === 'open') {
         if (!r.selected.includes(site)) {
@@ -368,42 +412,11 @@ export class RoundEngine {
   // ---- reads -------------------------------------------------------------------------------------------------
 
   announcement(): RoundAnnouncement | undefined {
-    const r = this.state.round;
-    const hyper = { ...this.cfg.hyper, ...('mu' in this.deps.strategy ? { proxMu: this.deps.strategy.mu } : {}) };
-    const common = { v: WIRE_VERSION, type: 'round' as const, task: this.cfg.name, codec: this.cfg.codec, hyper };
-    if (this.state.status === 'done') {
-      return {
-        ...common,
-        round: this.state.lastRound,
-        status: 'done',
-        modelVersion: this.state.currentVersion,
-        deadline: r?.deadline ?? new Date().toISOString(),
-        selected: r?.selected ? [...r.selected] : [],
-        ...(this.state.stopReason ? { stopReason: this.state.stopReason } : {}),
-        bestVersion: this.state.best?.version ?? this.state.currentVersion,
-      };
-    }
-    if (!r) return undefined;
-    return { ...common, round: r.number, status: r.status === 'open' ? 'open' : 'closed', modelVersion: r.modelVersion, deadline: r.deadline, selected: [...r.selected] };
+    return announcementOf(this.state, this.cfg, this.deps.strategy);
   }
 
   model(which: string): GlobalModelMsg {
-    const version = which === 'latest' ? this.state.currentVersion : which === 'best' ? (this.state.best?.version ?? this.state.currentVersion) : which;
-    const rec = this.state.versions.find((v) => v.version === version);
-    if (!rec) throw new FhirfedError('FHIRFED_ERR_NOT_FOUND', `model version ${which} does not exist`, { hint: 'use latest, best, or a version from GET /federation' });
-    const weights = this.deps.store.readModel(version);
-    const bytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-    return {
-      v: WIRE_VERSION,
-      type: 'global-model',
-      task: this.cfg.name,
-      version,
-      round: rec.round,
-      length: weights.length,
-      encoding: 'f32le-base64',
-      weights: float32ToBase64(weights),
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-    };
+    return modelMessage(this.state, this.deps.store, this.cfg.name, which);
   }
 
   snapshot(): Readonly<AggregatorState> {

@@ -21,6 +21,8 @@ export function federationView(engine: RoundEngine, poller: StatusPoller | undef
     carried: s.carried.map((c) => ({ site: c.site, round: c.round })),
     versions: s.versions.map((v) => ({ version: v.version, round: v.round, createdAt: v.createdAt, ...(v.metric === undefined ? {} : { metric: v.metric, evaluatedBy: v.evaluatedBy }) })),
     history: s.history.slice(-20),
+    // Holdout metrics each site reported for each global model version (federated evaluation; no PHI).
+    evaluations: s.evaluations,
     sites: engine.knownSites().map((id) => {
       const rec = s.sites[id] ?? {};
       const p = polled[id];
