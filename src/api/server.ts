@@ -3,40 +3,27 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { FhirfedError } from '../core/errors.js';
 import { createRedis, pingRedis } from '../infra/redis.js';
-import { createApp } from './app.js';
 import { Ledger } from '../ingest/ledger/index.js';
 import { startMllpListener, type MllpListener } from '../ingest/mllp/index.js';
+import { createApp } from './app.js';
 import { fhirIngestRouter } from './routes/fhir-ingest.js';
+import { createSiteRuntime, type SiteRuntime } from './wiring/runtime.js';
 
 export interface RunningGateway {
   readonly server: Server;
   readonly port: number;
+  readonly mllpPort?: number;
   close(): Promise<void>;
 }
 
-/** Wires the gateway's HTTP side: Redis probe, app, listener. Later layers (ingest, training) attach here. */
-export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
-  const redis = createRedis(config.redis.url, 'probe');
-  // --- ingest (issue 4): the ledger behind POST /fhir and, when mllp.enabled, the MLLP listener ---
-  const ledger = Ledger.open({ dataDir: config.storage.dataDir });
-  const app = createApp({
-    config,
-    logger,
-    checks: [{ name: 'redis', check: () => pingRedis(redis) }],
-    routers: [{ path: '/fhir', router: fhirIngestRouter({ config, ledger, logger }) }],
-  });
-  let mllp: MllpListener | undefined;
-  if (config.mllp.enabled) {
-    try {
-      mllp = await startMllpListener({ config, ledger, logger });
-    } catch (e) {
-      ledger.close();
-      redis.disconnect();
-      throw e;
-    }
-  }
-  // --- end ingest ---
-  const server = app.listen(config.server.port, config.server.host);
+export interface GatewayRoles {
+  /** HTTP API, ingest (POST /fhir, MLLP), FHIR pull and the round follower. @defaultValue true */
+  readonly api?: boolean;
+  /** Consume training jobs in this process. @defaultValue false (a separate `fhirfed worker`) */
+  readonly worker?: boolean;
+}
+
+async function listen(server: Server, config: Config): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (e: NodeJS.ErrnoException) =>
@@ -49,17 +36,47 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     );
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.server.port;
-  logger.info({ port, site: config.site.id }, 'gateway listening');
-  return {
-    server,
-    port,
-    close: async () => {
-      await mllp?.close();
+  return typeof address === 'object' && address ? address.port : config.server.port;
+}
+
+/**
+ * Wires one site's processes: the api role (health, metrics, /status, POST /fhir, MLLP, pull, round follower) and
+ * the worker role (training jobs), in one process or two. Both serve /healthz, /readyz and /metrics.
+ */
+export async function startGateway(config: Config, logger: Logger, roles: GatewayRoles = {}): Promise<RunningGateway> {
+  const api = roles.api ?? true;
+  const worker = roles.worker ?? false;
+  const redis = createRedis(config.redis.url, 'probe');
+  const ledger = Ledger.open({ dataDir: config.storage.dataDir });
+  const closers: (() => Promise<void> | void)[] = [() => ledger.close(), () => redis.disconnect()];
+  const closeAll = async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
+  try {
+    const runtime: SiteRuntime = await createSiteRuntime(config, logger, { ledger, worker, follow: api });
+    closers.push(() => runtime.close());
+    const app = createApp({
+      config,
+      logger,
+      checks: [{ name: 'redis', check: () => pingRedis(redis) }, ...runtime.checks],
+      routers: [...(api ? [{ path: '/fhir', router: fhirIngestRouter({ config, ledger, logger }) }] : []), ...runtime.routers],
+    });
+    let mllp: MllpListener | undefined;
+    if (api && config.mllp.enabled) {
+      mllp = await startMllpListener({ config, ledger, logger });
+      closers.push(() => mllp?.close());
+    }
+    const server = app.listen(config.server.port, config.server.host);
+    closers.push(async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      ledger.close();
-      redis.disconnect();
-    },
-  };
+    });
+    const port = await listen(server, config);
+    await runtime.start();
+    logger.info({ port, site: config.site.id, roles: { api, worker }, ...(mllp ? { mllpPort: mllp.port } : {}) }, 'gateway listening');
+    return { server, port, ...(mllp ? { mllpPort: mllp.port } : {}), close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
 }

@@ -89,6 +89,8 @@ export const configSchema = z
         smartClientId: z.string().optional().describe('SMART backend-services client id (enables client-credentials JWT auth)'),
         smartPrivateKeyFile: secretFile.describe('PEM key signing the SMART client assertion'),
         allowedHosts: z.array(z.string()).default([]).describe('if set, the only hosts FHIR URLs may point to (SSRF guard)'),
+        pull: z.enum(['rest', 'bulk']).default('rest').describe('how to pull: REST search with _lastUpdated, or Bulk Data $export'),
+        pullSeconds: z.number().min(0).default(0).describe('pull every N seconds (0: at start-up and before each training job only)'),
       })
       .strict()
       .prefault({}),
@@ -117,7 +119,7 @@ export const configSchema = z
       .object({
         epsilon: z.number().positive().default(8).describe('site privacy budget: total epsilon'),
         delta: z.number().gt(0).lt(1).default(1e-5).describe('site privacy budget: delta'),
-        mode: z.enum(['client', 'sample', 'off']).default('client').describe('client-level DP (noise on the update), DP-SGD, or off'),
+        mode: z.enum(['sample', 'client', 'off']).default('sample').describe('sample-level DP-SGD (per-example clipping), client-level (noise on the update), or off'),
         clipNorm: z.number().positive().default(1).describe('L2 clip norm of an update (client) or gradient (sample)'),
         adaptiveClipping: z.boolean().default(false).describe('adapt the clip norm to a target quantile (Andrew et al. 2021)'),
         noiseMultiplier: z.number().min(0).default(1).describe('Gaussian noise std / clip norm'),

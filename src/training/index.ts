@@ -29,3 +29,4 @@ export {
   type TrainingWorkerHandle,
 } from './queue.js';
 export type { DpSgdPlan, DpSgdReport, FeatureSpec, HeadMetrics, PrivacyHook, RowSource, SampleLevelPrivacy, TrainingRow, WeightLayout } from './types.js';
+export { evaluateModel, initialModelWeights } from './evaluate.js';
