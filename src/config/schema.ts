@@ -145,6 +145,7 @@ export const configSchema = z
         task: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 letters, digits, ".", "_" or "-"').default('default').describe('the federation task this gateway follows'),
         statusUrl: urlString.optional().describe('public URL of this gateway\'s GET /status, sent when it registers'),
         followSeconds: z.number().positive().default(10).describe('how often the gateway asks the aggregator for the current round'),
+        minRows: z.number().int().min(1).default(20).describe('harmonized feature rows this site needs before it joins the rounds'),
       })
       .strict()
       .prefault({}),

@@ -104,7 +104,16 @@ export class RoundFollower {
       this.logger.error({ expected: task, got: a.task }, 'the aggregator runs another task');
       return 'waiting';
     }
-    if (a.status === 'done') return 'done';
+    if (a.status === 'done') {
+      // The last model no later round will evaluate: report its holdout metrics once, so the federation can score it.
+      if (this.o.evaluate && !ledger.has(task, a.round, 'final-evaluated')) {
+        await this.loadGlobal(task, a.modelVersion);
+        const heads = await this.o.evaluate(this.models.get(a.modelVersion) as GlobalModel, a);
+        if (heads && Object.keys(heads).length > 0) await client.reportEvaluation({ task, round: a.round, modelVersion: a.modelVersion, heads });
+        ledger.mark(task, a.round, 'final-evaluated');
+      }
+      return 'done';
+    }
     if (a.status !== 'open') return 'closed';
     if (!a.selected.includes(client.site)) return 'not-selected';
     if (a.codec !== this.o.encoder.scheme) {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname } from 'node:path';
 import { FhirfedError } from '../core/errors.js';
 
-export type RoundStep = 'evaluated' | 'started' | 'submitted';
+export type RoundStep = 'evaluated' | 'started' | 'submitted' | 'final-evaluated';
 
 interface LedgerFile {
   v: 1;

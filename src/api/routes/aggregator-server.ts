@@ -20,6 +20,8 @@ import { createStrategy } from '../../federation/strategies/index.js';
 import { createApp } from '../app.js';
 import { errorHandler } from '../error-handler.js';
 import { aggregatorRouter } from './aggregator.js';
+import { aggregatorConsoleRouter } from '../../console/index.js'; // console (issue 11)
+import { federationView } from '../../federation/aggregator/view.js'; // console (issue 11)
 import { secaggRouter } from './aggregator-secagg.js';
 
 export interface RunningAggregator {
@@ -85,6 +87,8 @@ export async function startAggregator(config: AggregatorConfig, logger: Logger, 
   const app = express();
   app.disable('x-powered-by');
   app.use(jsonWithRawBody(config.server.bodyLimitBytes));
+  // console (issue 11): it has its own login form and session cookie, so it is mounted before the signature guard.
+  app.use('/console', aggregatorConsoleRouter({ view: () => federationView(engine, poller), logger, ...(operatorTokens ? { operatorTokens } : {}), ...(key ? { sessionSecret: key.secretKey } : {}) }));
   app.use((req, res, next) => (req.path === '/healthz' ? next() : guard(req, res, next)));
   app.use(inner);
   app.use(errorHandler(logger));

@@ -21,6 +21,7 @@ import {
   type TrainingWorkerHandle,
 } from '../../training/index.js';
 import { statusRouter, summarizeQueue } from '../routes/status.js';
+import { consoleRouter, gatewayTrainingProviders } from '../../console/index.js'; // console (issue 11)
 import type { ReadinessCheck } from '../app.js';
 import { createEncoder } from './codec.js';
 import { openSitePrivacy, type SitePrivacy } from './privacy.js';
@@ -51,6 +52,8 @@ export interface SiteRuntime {
 
 /** Quality statistics for the aggregator: only aggregates, and none at all below a minimum cohort size. */
 const MIN_ROWS_FOR_STATS = 10;
+/** How often a site without feature rows re-checks its ledger before joining the rounds. */
+const JOIN_RETRY_MS = 2000;
 
 function qualityOf(ctx: SiteContext): QualityStats {
   const rows = ctx.store.all(ctx.site);
@@ -102,12 +105,18 @@ export async function createSiteRuntime(config: Config, logger: Logger, opts: Si
   };
 
   let syncing: Promise<{ rows: number }> | undefined;
+  let harmonizedAt = '';
   const syncFeatures = (): Promise<{ rows: number }> => {
     // One sync at a time; concurrent callers share it.
     syncing ??= (async () => {
       try {
         await pull();
+        // Re-harmonize only when the ledger changed: every stored resource version arrives with a new message.
+        const mark = opts.ledger.db.prepare('SELECT (SELECT MAX(id) FROM messages) AS m, (SELECT COUNT(*) FROM resources) AS r').get() as { m: number | null; r: number };
+        const fingerprint = `${mark.m ?? 0}:${mark.r}`;
+        if (fingerprint === harmonizedAt) return { rows: ctx.store.count(ctx.site) };
         const { rows, report } = await harmonizeIntoStore(ctx, readResources(opts.ledger), secret);
+        harmonizedAt = fingerprint;
         logger.info({ site: ctx.site, resources: report.resources, rows }, 'harmonized the ledger into the feature store');
         return { rows };
       } finally {
@@ -200,23 +209,71 @@ export async function createSiteRuntime(config: Config, logger: Logger, opts: Si
     },
   });
 
+  // --- console (issue 11): the operator console at /console, api role only (see src/console/README.md) ---
+  const consoleRouters = opts.follow
+    ? [
+        {
+          path: '/console',
+          router: consoleRouter({
+            site: ctx.site,
+            ledger: opts.ledger,
+            mappingsDir: config.mappings.dir,
+            siteSecret: secret,
+            sessionSecret: secret,
+            logger,
+            ...(operatorTokens ? { operatorTokens } : {}),
+            training: gatewayTrainingProviders({
+              site: ctx.site,
+              queue,
+              privacy,
+              store: ctx.store,
+              schema: ctx.schema,
+              round: () => follower?.roundState() ?? null,
+              modelVersion: () => modelVersion,
+            }),
+          }),
+        },
+      ]
+    : [];
+  // --- end console ---
+
   let pullTimer: NodeJS.Timeout | undefined;
+  let joinTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   return {
-    routers: [{ path: '/status', router: status }],
+    routers: [{ path: '/status', router: status }, ...consoleRouters],
     checks: [],
     syncFeatures,
     start: async () => {
       await queueRedis.connect().catch(() => undefined);
       if (opts.follow) {
-        syncFeatures().catch((e: unknown) => logger.warn({ code: (e as FhirfedError).code, err: (e as Error).message }, 'initial sync failed; will retry before training'));
-        follower?.start();
+        // A site joins the federation's rounds once it has harmonized rows to train on: a gateway whose feed has
+        // not delivered yet (MLLP, a slow pull) must not be selected and then fail the round.
+        const join = async (): Promise<void> => {
+          if (closed) return;
+          try {
+            const { rows } = await syncFeatures();
+            if (rows >= config.aggregator.minRows) {
+              logger.info({ site: ctx.site, rows }, 'feature rows available: following the federation rounds');
+              follower?.start();
+              return;
+            }
+          } catch (e) {
+            logger.warn({ code: (e as FhirfedError).code, err: (e as Error).message }, 'sync failed; retrying');
+          }
+          logger.info({ site: ctx.site, minRows: config.aggregator.minRows }, 'not enough feature rows yet to join the rounds');
+          joinTimer = setTimeout(() => void join(), JOIN_RETRY_MS);
+        };
+        void join();
         if (config.fhir.baseUrl && config.fhir.pullSeconds > 0) {
           pullTimer = setInterval(() => void syncFeatures().catch(() => undefined), config.fhir.pullSeconds * 1000);
         }
       }
     },
     close: async () => {
+      closed = true;
       if (pullTimer) clearInterval(pullTimer);
+      if (joinTimer) clearTimeout(joinTimer);
       follower?.stop();
       await worker?.close();
       await queue.close();

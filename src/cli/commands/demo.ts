@@ -1,10 +1,41 @@
 import type { Command } from 'commander';
-import { pending } from './_pending.js';
+import { FhirfedError } from '../../core/errors.js';
+import { runDemo } from '../../demo/run.js';
+import { action } from '../run.js';
 
-/** `fhirfed demo`: a whole federation on one machine. */
+function num(v: string, flag: string, { int = true, min = 1 }: { int?: boolean; min?: number } = {}): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < min) {
+    throw new FhirfedError('FHIRFED_ERR_BAD_REQUEST', `${flag} must be ${int ? 'an integer' : 'a number'} >= ${min}, got ${JSON.stringify(v)}`, { where: { path: flag } });
+  }
+  return n;
+}
+
+/** `fhirfed demo`: a whole federation on one machine (what `npm run demo` runs). */
 export function register(program: Command): void {
-  pending(
-    program.command('demo').description('run a whole federation (aggregator + 3-4 hospital gateways) on this machine with generated data'),
-    'fhirfed demo',
-  );
+  program
+    .command('demo')
+    .description('run a whole federation on this machine: 4 hospitals with generated data, an aggregator, DP and secure aggregation; writes an HTML report')
+    .option('--rounds <n>', 'federated rounds', '8')
+    .option('--patients <n>', 'patients per hospital (sites vary around it)', '400')
+    .option('--seed <n>', 'data generation seed', '1')
+    .option('--epsilon <e>', 'privacy budget per site', '8')
+    .option('--delta <d>', 'privacy delta', '1e-5')
+    .option('--out <dir>', 'folder for the report (a timestamped folder is made inside)', 'reports')
+    .action(
+      action(async (opts: { rounds: string; patients: string; seed: string; epsilon: string; delta: string; out: string }) => {
+        const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+        const { reportDir } = await runDemo({
+          rounds: num(opts.rounds, '--rounds'),
+          patientsPerSite: num(opts.patients, '--patients', { min: 40 }),
+          seed: num(opts.seed, '--seed', { min: 0 }),
+          epsilon: num(opts.epsilon, '--epsilon', { int: false, min: 0.01 }),
+          delta: num(opts.delta, '--delta', { int: false, min: 1e-12 }),
+          outDir: opts.out,
+          redisUrl,
+          out: process.stdout,
+        });
+        process.stdout.write(`open ${reportDir}/index.html in a browser; the data behind it is ${reportDir}/report.json\n`);
+      }),
+    );
 }
