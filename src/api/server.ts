@@ -5,7 +5,10 @@ import { FhirfedError } from '../core/errors.js';
 import { createRedis, pingRedis } from '../infra/redis.js';
 import { Ledger } from '../ingest/ledger/index.js';
 import { startMllpListener, type MllpListener } from '../ingest/mllp/index.js';
+import { Router } from 'express';
+import { MemoryNonceStore, requireAuth } from '../federation/auth.js';
 import { createApp } from './app.js';
+import { loadOperatorTokens } from './wiring/tokens.js';
 import { fhirIngestRouter } from './routes/fhir-ingest.js';
 import { createSiteRuntime, type SiteRuntime } from './wiring/runtime.js';
 
@@ -40,6 +43,18 @@ async function listen(server: Server, config: Config): Promise<number> {
 }
 
 /**
+ * POST /fhir behind operator bearer tokens with scope `ingest` (an interface engine's token). Without an operator
+ * tokens file every request is refused: ingest over HTTP is closed unless an operator opens it.
+ */
+function ingestRouter(config: Config, ledger: Ledger, logger: Logger): Router {
+  const tokens = loadOperatorTokens(config);
+  return Router().use(
+    requireAuth({ resolveKey: () => undefined, allowSites: false, nonces: new MemoryNonceStore(), operatorScope: 'ingest', ...(tokens ? { operatorTokens: tokens } : {}) }),
+    fhirIngestRouter({ config, ledger, logger }),
+  );
+}
+
+/**
  * Wires one site's processes: the api role (health, metrics, /status, POST /fhir, MLLP, pull, round follower) and
  * the worker role (training jobs), in one process or two. Both serve /healthz, /readyz and /metrics.
  */
@@ -59,7 +74,7 @@ export async function startGateway(config: Config, logger: Logger, roles: Gatewa
       config,
       logger,
       checks: [{ name: 'redis', check: () => pingRedis(redis) }, ...runtime.checks],
-      routers: [...(api ? [{ path: '/fhir', router: fhirIngestRouter({ config, ledger, logger }) }] : []), ...runtime.routers],
+      routers: [...(api ? [{ path: '/fhir', router: ingestRouter(config, ledger, logger) }] : []), ...runtime.routers],
     });
     let mllp: MllpListener | undefined;
     if (api && config.mllp.enabled) {
