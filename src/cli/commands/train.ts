@@ -1,8 +1,9 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FhirfedError } from '../../core/errors.js';
 import { readResources } from '../../harmonize/read-resources.js';
 import { featureStoreRowSource, harmonizeIntoStore, openSite, siteSecret, trainingHyper } from '../../api/wiring/site.js';
-import { initBackend, runLocalRounds, type TrainingHyperInput } from '../../training/index.js';
+import { initBackend, initialModelWeights, runLocalRounds, type TrainingHyperInput } from '../../training/index.js';
 import { loadForCommand } from '../config-option.js';
 import { action } from '../run.js';
 
@@ -13,6 +14,7 @@ interface TrainOptions {
   from?: string[];
   model?: 'logreg' | 'mlp';
   epochs?: string;
+  writeInitial?: string;
 }
 
 function positiveInt(v: string, flag: string): number {
@@ -36,12 +38,19 @@ export function register(program: Command): void {
     .option('--from <files...>', 'harmonize these FHIR files (NDJSON, Bundle, resource, folders) into the store first')
     .option('--model <model>', 'override training.model: logreg or mlp')
     .option('--epochs <n>', 'override training.epochs')
+    .option('--write-initial <file>', "write the seeded initial global model for this schema and config (raw Float32, the aggregator's task.model.initialFile) and exit")
     .action(
       action(async (opts: TrainOptions) => {
         const { config, logger } = loadForCommand(opts.config);
         const rounds = positiveInt(opts.rounds, '--rounds');
         const ctx = await openSite(config, opts.site);
         try {
+          if (opts.writeInitial) {
+            const weights = await initialModelWeights(ctx.specs, { ...trainingHyper(config), ...(opts.model ? { model: opts.model } : {}) }, logger);
+            writeFileSync(opts.writeInitial, Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
+            process.stdout.write(`wrote ${weights.length} parameters to ${opts.writeInitial}\n`);
+            return;
+          }
           if (opts.from?.length) {
             const { rows, report } = await harmonizeIntoStore(ctx, readResources(opts.from), siteSecret(config));
             process.stdout.write(`harmonized ${rows} patient rows from ${report.resources} resources into the feature store\n`);
