@@ -27,6 +27,30 @@ export interface DemoOptions {
   readonly delta: number;
   readonly redisUrl: string;
   readonly out: NodeJS.WritableStream;
+  /** Only these demo sites (tests); default all four. */
+  readonly siteIds?: readonly string[];
+  /** Aggregator settings a test may tighten. */
+  readonly minSites?: number;
+  readonly deadlineSeconds?: number;
+  readonly stepSeconds?: number;
+}
+
+/** A running demo federation: its processes, addresses and what a test needs to poke at it. */
+export interface Federation {
+  readonly reportDir: string;
+  readonly work: string;
+  readonly aggUrl: string;
+  readonly operatorToken: string;
+  readonly sites: readonly DemoSite[];
+  readonly sitesReport: DemoReport['sites'];
+  readonly statusUrls: Readonly<Record<string, string>>;
+  readonly aggregator: () => Child;
+  readonly gateways: Readonly<Record<string, Child>>;
+  /** Kills the aggregator (SIGKILL) and starts it again with the same config and data folder. */
+  restartAggregator(): Promise<void>;
+  close(): Promise<void>;
+  readonly started: Date;
+  readonly progress: Progress;
 }
 
 export interface DemoResult {
@@ -66,6 +90,19 @@ function combine(byHead: Record<string, Record<string, { f1: number; auroc: numb
 }
 
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const fed = await launchFederation(o);
+  try {
+    const report = await followRounds(o, fed.aggUrl, fed.operatorToken, fed.sites, fed.sitesReport, fed.progress, fed.started, fed.statusUrls);
+    const html = writeReport(fed.reportDir, report);
+    fed.progress.done(`report: ${html}`);
+    return { reportDir: fed.reportDir, report };
+  } finally {
+    await fed.close();
+  }
+}
+
+/** Starts the whole federation (data, FHIR servers, aggregator, gateways) and feeds the MLLP site. */
+export async function launchFederation(o: DemoOptions): Promise<Federation> {
   const started = new Date();
   const p = new Progress(o.out);
   const stamp = started.toISOString().replace(/[:.]/g, '-');
@@ -77,8 +114,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const operatorToken = randomBytes(24).toString('hex');
   writeFileSync(join(work, 'operator-tokens'), `${operatorToken} *\n`, { mode: 0o600 });
   try {
-    p.step(`fhirfed demo: a federation of 4 hospitals on this machine (work folder ${work})`);
-    const sites = generateFederation({ seed: o.seed, patientsPerSite: o.patientsPerSite });
+    p.step(`fhirfed demo: a federation of hospitals on this machine (work folder ${work})`);
+    const sites = generateFederation({ seed: o.seed, patientsPerSite: o.patientsPerSite }).filter((x) => !o.siteIds || o.siteIds.includes(x.id));
     p.step(`generated ${sites.reduce((a, s) => a + s.truth.length, 0)} synthetic patients (ground truth: src/demo/data/GROUND-TRUTH.md)`);
 
     // Mapping dry-run per site: what each hospital's data becomes before anything trains.
@@ -148,19 +185,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       task: {
         name: 'demo',
         rounds: o.rounds,
-        minSites: 3,
+        minSites: o.minSites ?? Math.min(3, sites.length),
         startSites: sites.length,
-        deadlineSeconds: 60,
+        deadlineSeconds: o.deadlineSeconds ?? 60,
         codec: 'masking',
         strategy: { name: 'fedavg' },
         evaluation: { metric: 'auroc', patience: 0 },
         hyper: { ...HYPER, hidden: [...HYPER.hidden] },
         model: { initialFile: join(work, 'initial.f32') },
-        secagg: { maxDropouts: 1, stepSeconds: 30 },
+        secagg: { maxDropouts: 1, stepSeconds: o.stepSeconds ?? 30 },
       },
     };
     writeFileSync(join(work, 'aggregator.yaml'), stringify(aggConfig));
-    const agg = spawnFhirfed('aggregator', ['aggregator', '--config', join(work, 'aggregator.yaml')], {}, join(work, 'logs'));
+    const startAggregator = () => spawnFhirfed('aggregator', ['aggregator', '--config', join(work, 'aggregator.yaml')], {}, join(work, 'logs'));
+    let agg = startAggregator();
     children.push(agg);
     await agg.ready;
     const aggUrl = `http://127.0.0.1:${aggPort}`;
@@ -216,15 +254,37 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
 
     const statusUrls = Object.fromEntries(sites.map((s) => [s.id, `http://127.0.0.1:${ports[s.id]}/status`]));
-    const report = await followRounds(o, aggUrl, operatorToken, sites, sitesReport, p, started, statusUrls);
-    const html = writeReport(reportDir, report);
-    p.done(`report: ${html}`);
-    return { reportDir, report };
-  } finally {
-    // Gateways first, so none of them reports the aggregator's shutdown as a failure.
-    await Promise.all(children.slice(1).map((c) => c.stop()));
-    await children[0]?.stop();
-    await Promise.all(servers.map((s) => s.close()));
+    const gateways = Object.fromEntries(sites.map((s, i) => [s.id, children[i + 1] as Child]));
+    const close = async () => {
+      // Gateways first, so none of them reports the aggregator's shutdown as a failure.
+      await Promise.all(Object.values(gateways).map((c) => c.stop()));
+      await agg.stop();
+      await Promise.all(servers.map((x) => x.close()));
+    };
+    return {
+      reportDir,
+      work,
+      aggUrl,
+      operatorToken,
+      sites,
+      sitesReport,
+      statusUrls,
+      aggregator: () => agg,
+      gateways,
+      started,
+      progress: p,
+      close,
+      restartAggregator: async () => {
+        agg.proc.kill('SIGKILL');
+        await new Promise<void>((r) => (agg.proc.exitCode !== null || agg.proc.signalCode !== null ? r() : agg.proc.once('exit', () => r())));
+        agg = startAggregator();
+        await agg.ready;
+      },
+    };
+  } catch (e) {
+    await Promise.all(children.map((c) => c.stop()));
+    await Promise.all(servers.map((x) => x.close()));
+    throw e;
   }
 }
 
