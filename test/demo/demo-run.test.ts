@@ -57,5 +57,5 @@ describe('fhirfed demo (a short federation as a subprocess)', () => {
     expect(html).toMatch(/<svg[^>]+role="img"/);
     expect(html).toContain('AUROC');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
-  });
+  }, 600_000);
 });
