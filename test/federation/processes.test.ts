@@ -86,8 +86,8 @@ describe('a federation of real processes (aggregator + 3 gateways)', () => {
   it('refuses unregistered and wrongly signed requests with 401 and changes nothing', async () => {
     const before = await view(fed);
     const body = Buffer.from(JSON.stringify({ v: 1, type: 'heartbeat', site: 'hospital-a' }));
-    const post = (headers: Record<string, string>) =>
-      fetch(`${fed.aggUrl}/v1/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const post = (headers: Readonly<Record<string, string>> | object) =>
+      fetch(`${fed.aggUrl}/v1/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json', ...(headers as Record<string, string>) }, body });
     expect((await post({})).status).toBe(401);
     const stranger = generateKeyPair();
     const unregistered = signRequest({ site: 'hospital-x', secretKey: stranger.secretKey, method: 'POST', path: '/v1/heartbeat', body });

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { startAggregator } from '../../api/routes/aggregator-server.js';
 import { FhirfedError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { loadAggregatorConfig } from '../../federation/aggregator/config.js';
@@ -31,6 +30,7 @@ export function register(program: Command): void {
         }
         const config = loadAggregatorConfig(opts.config);
         const logger = createLogger({ level: config.log.level, name: 'fhirfed-aggregator' });
+        const { startAggregator } = await import('../../api/routes/aggregator-server.js');
         const agg = await startAggregator(config, logger);
         // One line on stdout so a supervisor (or a test) learns the port when it asked for port 0.
         process.stdout.write(`${JSON.stringify({ listening: agg.port })}\n`);

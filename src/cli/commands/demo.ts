@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { FhirfedError } from '../../core/errors.js';
-import { runDemo } from '../../demo/run.js';
 import { action } from '../run.js';
 
 function num(v: string, flag: string, { int = true, min = 1 }: { int?: boolean; min?: number } = {}): number {
@@ -25,6 +24,7 @@ export function register(program: Command): void {
     .action(
       action(async (opts: { rounds: string; patients: string; seed: string; epsilon: string; delta: string; out: string }) => {
         const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+        const { runDemo } = await import('../../demo/run.js');
         const { reportDir } = await runDemo({
           rounds: num(opts.rounds, '--rounds'),
           patientsPerSite: num(opts.patients, '--patients', { min: 40 }),

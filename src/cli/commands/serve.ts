@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import type { Logger } from '../../core/logger.js';
-import { startGateway, type GatewayRoles } from '../../api/server.js';
+import type { GatewayRoles } from '../../api/server.js';
 import { loadForCommand } from '../config-option.js';
 import { action } from '../run.js';
 
 /** Runs the gateway until SIGTERM/SIGINT, then drains: the active training job finishes, connections close. */
 export async function runUntilSignal(configFile: string | undefined, roles: GatewayRoles): Promise<void> {
   const { config, logger } = loadForCommand(configFile);
+  // Loaded on demand: the gateway pulls in every layer, which other commands (and --help) do not need.
+  const { startGateway } = await import('../../api/server.js');
   const gateway = await startGateway(config, logger, roles);
   // One line on stdout so a supervisor (or the demo) learns the ports when it asked for port 0.
   process.stdout.write(`${JSON.stringify({ listening: gateway.port, ...(gateway.mllpPort ? { mllp: gateway.mllpPort } : {}) })}\n`);

@@ -1,9 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FhirfedError } from '../../core/errors.js';
-import { readResources } from '../../harmonize/read-resources.js';
-import { featureStoreRowSource, harmonizeIntoStore, openSite, siteSecret, trainingHyper } from '../../api/wiring/site.js';
-import { initBackend, initialModelWeights, runLocalRounds, type TrainingHyperInput } from '../../training/index.js';
+import type { TrainingHyperInput } from '../../training/index.js';
 import { loadForCommand } from '../config-option.js';
 import { action } from '../run.js';
 
@@ -43,6 +41,10 @@ export function register(program: Command): void {
       action(async (opts: TrainOptions) => {
         const { config, logger } = loadForCommand(opts.config);
         const rounds = positiveInt(opts.rounds, '--rounds');
+        // Loaded on demand: TensorFlow.js and the feature store are only needed once the options are valid.
+        const { featureStoreRowSource, harmonizeIntoStore, openSite, siteSecret, trainingHyper } = await import('../../api/wiring/site.js');
+        const { readResources } = await import('../../harmonize/read-resources.js');
+        const { initBackend, initialModelWeights, runLocalRounds } = await import('../../training/index.js');
         const ctx = await openSite(config, opts.site);
         try {
           if (opts.writeInitial) {
