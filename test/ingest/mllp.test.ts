@@ -130,10 +130,10 @@ describe('MLLP listener', () => {
     await Promise.all(open.map((c) => c.close()));
   });
 
-  it('answers AE, never AA, when the ledger cannot store (disk full)', async () => {
+  it('answers AE, never AA, when the ledger cannot store (disk full, listener thread)', async () => {
     const d2 = mkdtempSync(join(tmpdir(), 'fhirfed-mllp-full-'));
     const full = Ledger.open({ dataDir: d2 });
-    const l2 = await start({}, full);
+    const l2 = await start({}, full, false);
     try {
       const c = await MllpClient.connect({ port: l2.port });
       expect(readAck(await c.send(adtA01('FULL0'))).code).toBe('AA');
@@ -143,6 +143,33 @@ describe('MLLP listener', () => {
       expect(ack).toMatchObject({ code: 'AE', controlId: 'FULL1' });
       expect(ack.err).toMatch(/not stored.*full/);
       await c.close();
+    } finally {
+      await l2.close();
+      full.close();
+      rmSync(d2, { recursive: true, force: true });
+    }
+  });
+
+  it('answers AE, never AA, when the ledger writer thread cannot store (quota reached)', async () => {
+    const d2 = mkdtempSync(join(tmpdir(), 'fhirfed-mllp-full-'));
+    const probe = Ledger.open({ dataDir: d2 });
+    const pageSize = probe.db.pragma('page_size', { simple: true }) as number;
+    const pages = probe.db.pragma('page_count', { simple: true }) as number;
+    probe.close();
+    // Room for a small message, not for a 20 kB one: the thread's own connection enforces the quota.
+    const full = Ledger.open({ dataDir: d2, maxBytes: (pages + 2) * pageSize });
+    const l2 = await start({}, full, true);
+    try {
+      const c = await MllpClient.connect({ port: l2.port });
+      expect(readAck(await c.send(adtA01('FULL0'))).code).toBe('AA');
+      const big = `${adtA01('FULL1')}\rNTE|1||${'y'.repeat(20000)}`;
+      const ack = readAck(await c.send(big));
+      expect(ack).toMatchObject({ code: 'AE', controlId: 'FULL1' });
+      expect(ack.err).toMatch(/not stored.*full/);
+      // The connection and the thread keep working after the refused commit.
+      expect(readAck(await c.send(adtA01('FULL2'))).code).toBe('AA');
+      await c.close();
+      expect(l2.committer.stats.entries).toBe(2);
     } finally {
       await l2.close();
       full.close();
