@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most test files wait on subprocesses, sockets and Redis rather than the CPU: run a few at once.
+    maxWorkers: 3,
     reporters: ['default'],
   },
 });
