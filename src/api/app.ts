@@ -1,9 +1,10 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/version.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
+import { rateLimiter } from './rate-limit.js';
 
 /** A dependency the gateway needs to serve traffic; /readyz is 200 only when all of them pass. */
 export interface ReadinessCheck {
@@ -18,9 +19,17 @@ export interface AppDeps {
   readonly metrics?: HttpMetrics;
   /** Feature routers mounted after the health endpoints (status, FHIR ingest, console ...). */
   readonly routers?: readonly { readonly path: string; readonly router: Router }[];
+  /**
+   * Authentication for GET /metrics (the gateway: an operator token with scope `metrics`). Omit only when the
+   * whole app already sits behind a guard (the aggregator); the route-enumeration test checks both apps.
+   */
+  readonly metricsAuth?: RequestHandler;
+  /** Per-client throttling; omit when the caller throttles in front of this app (the aggregator). */
+  readonly rateLimit?: boolean;
 }
 
-function securityHeaders(_req: express.Request, res: express.Response, next: express.NextFunction): void {
+/** Headers every response carries, errors included; the console tightens the CSP for its pages. */
+export function securityHeaders(_req: express.Request, res: express.Response, next: express.NextFunction): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');
@@ -38,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
   app.use(securityHeaders);
+  if (deps.rateLimit) app.use(rateLimiter({ requestsPerSecond: config.server.rateLimitPerSecond, burst: config.server.rateLimitBurst }));
   app.use((req, res, next) => {
     const end = metrics.duration.startTimer();
     res.on('finish', () => {
@@ -73,7 +83,8 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
-  app.get('/metrics', async (_req, res, next) => {
+  const metricsAuth: RequestHandler = deps.metricsAuth ?? ((_req, _res, next) => next());
+  app.get('/metrics', metricsAuth, async (_req, res, next) => {
     try {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     } catch (e) {

@@ -22,8 +22,21 @@ function normalise(err: unknown): unknown {
     case 'charset.unsupported':
       return new FhirfedError('FHIRFED_ERR_UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding', { hint: 'send UTF-8' });
     default:
-      return err;
+      return clientError(e) ?? err;
   }
+}
+
+/**
+ * Other 4xx errors from express and its router (http-errors with `expose`), e.g. a path parameter that is not valid
+ * percent-encoding (`/fhir/%`): the client's mistake, so a 4xx OperationOutcome rather than a 500.
+ */
+function clientError(e: { status?: number; statusCode?: number; expose?: boolean; message?: string }): FhirfedError | undefined {
+  const status = e?.status ?? e?.statusCode;
+  // The router's "Failed to decode param" is a URIError with status 400 but no `expose`.
+  if (typeof status !== 'number' || status < 400 || status > 499 || (e.expose !== true && !(e instanceof URIError))) return undefined;
+  if (status === 413) return new FhirfedError('FHIRFED_ERR_PAYLOAD_TOO_LARGE', e.message ?? 'request too large');
+  if (status === 415) return new FhirfedError('FHIRFED_ERR_UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported media type', { hint: 'send UTF-8 JSON' });
+  return new FhirfedError('FHIRFED_ERR_BAD_REQUEST', e.message ?? 'bad request', { hint: 'check the request path (percent-encoding), headers and body' });
 }
 
 /**

@@ -5,7 +5,7 @@ import { FhirfedError } from '../core/errors.js';
 import { createRedis, pingRedis } from '../infra/redis.js';
 import { Ledger } from '../ingest/ledger/index.js';
 import { startMllpListener, type MllpListener } from '../ingest/mllp/index.js';
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { MemoryNonceStore, requireAuth } from '../federation/auth.js';
 import { createApp } from './app.js';
 import { loadOperatorTokens } from './wiring/tokens.js';
@@ -47,11 +47,13 @@ async function listen(server: Server, config: Config): Promise<number> {
  * tokens file every request is refused: ingest over HTTP is closed unless an operator opens it.
  */
 function ingestRouter(config: Config, ledger: Ledger, logger: Logger): Router {
+  return Router().use(operatorGuard(config, 'ingest'), fhirIngestRouter({ config, ledger, logger }));
+}
+
+/** Operator bearer tokens with `scope` (or `*`); without an operator tokens file nothing passes. */
+function operatorGuard(config: Config, scope: string): RequestHandler {
   const tokens = loadOperatorTokens(config);
-  return Router().use(
-    requireAuth({ resolveKey: () => undefined, allowSites: false, nonces: new MemoryNonceStore(), operatorScope: 'ingest', ...(tokens ? { operatorTokens: tokens } : {}) }),
-    fhirIngestRouter({ config, ledger, logger }),
-  );
+  return requireAuth({ resolveKey: () => undefined, allowSites: false, nonces: new MemoryNonceStore(), operatorScope: scope, ...(tokens ? { operatorTokens: tokens } : {}) });
 }
 
 /**
@@ -73,6 +75,8 @@ export async function startGateway(config: Config, logger: Logger, roles: Gatewa
     const app = createApp({
       config,
       logger,
+      metricsAuth: operatorGuard(config, 'metrics'),
+      rateLimit: true,
       checks: [{ name: 'redis', check: () => pingRedis(redis) }, ...runtime.checks],
       routers: [...(api ? [{ path: '/fhir', router: ingestRouter(config, ledger, logger) }] : []), ...runtime.routers],
     });

@@ -38,6 +38,8 @@ export const configSchema = z
         port: port.default(8080).describe('HTTP API port (health, metrics, status, FHIR POST)'),
         bodyLimitBytes: z.number().int().positive().default(10 * 1024 * 1024).describe('largest accepted request body'),
         trustProxy: z.boolean().default(false).describe('honour X-Forwarded-* headers (behind an ingress)'),
+        rateLimitPerSecond: z.number().min(0).default(200).describe('sustained HTTP requests per second per client address (429 beyond; 0 = off; /healthz and /readyz exempt)'),
+        rateLimitBurst: z.number().int().positive().default(400).describe('HTTP requests a client may send at once before rateLimitPerSecond applies'),
       })
       .strict()
       .prefault({}),

@@ -121,7 +121,16 @@ export class RoundFollower {
       return 'codec-mismatch';
     }
     if (ledger.has(task, a.round, 'submitted')) return 'submitted';
-    if (ledger.has(task, a.round, 'started')) return 'in-progress';
+    if (ledger.has(task, a.round, 'started')) {
+      // Asked again on every tick while the round is open: enqueueing is idempotent per (task, round), and a job
+      // lost with a Redis that restarted without persistence is re-created instead of leaving the round unanswered.
+      try {
+        await this.o.startTraining({ task, round: a.round, modelVersion: a.modelVersion, hyper: a.hyper, deadline: a.deadline });
+      } catch (e) {
+        this.logger.debug({ round: a.round, err: e instanceof Error ? e.message : String(e) }, 'could not re-check the training job; next tick retries');
+      }
+      return 'in-progress';
+    }
     if (this.o.evaluate && !ledger.has(task, a.round, 'evaluated')) {
       await this.loadGlobal(task, a.modelVersion);
       const heads = await this.o.evaluate(this.models.get(a.modelVersion) as GlobalModel, a);

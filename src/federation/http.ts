@@ -89,10 +89,17 @@ export async function signedJson<T = unknown>(opts: {
     };
     let res: Response;
     try {
-      res = await fetch(url, { method: opts.method, headers, ...(payload ? { body: payload } : {}), signal: AbortSignal.timeout(opts.retry?.timeoutMs ?? 30_000) });
+      // Redirects are never followed: a peer (or whoever controls its DNS) must not steer signed requests elsewhere.
+      res = await fetch(url, { method: opts.method, headers, redirect: 'manual', ...(payload ? { body: payload } : {}), signal: AbortSignal.timeout(opts.retry?.timeoutMs ?? 30_000) });
     } catch (e) {
       lastError = e instanceof Error ? `${e.name}: ${(e.cause as Error | undefined)?.message ?? e.message}` : String(e);
       continue;
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new FhirfedError('FHIRFED_ERR_FORBIDDEN', `${opts.what}: ${url.origin} answered with a redirect (HTTP ${res.status}) to ${res.headers.get('location') ?? '?'}, which is not followed`, {
+        hint: 'configure the final URL (aggregator.url, the status URL) directly; redirects are refused so that config cannot be turned into SSRF',
+      });
     }
     const text = await res.text().catch(() => '');
     let body: unknown;

@@ -59,7 +59,13 @@ export function parseSource(text: string, file: string): { source?: SourceFile; 
       })),
     };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // yaml refuses alias bombs ("billion laughs") here, after parsing succeeded: a problem, not a crash.
+    return { problems: [{ code: 'FHIRFED_ERR_MAPPING_INVALID', file, line: 1, message: `YAML cannot be expanded: ${firstLine((e as Error).message)} (aliases are limited to 100 uses)` }] };
+  }
   return { source: { file, data, lineOf: (path) => lineOf(doc, lineCounter, path) }, problems: [] };
 }
 

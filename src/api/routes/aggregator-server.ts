@@ -17,7 +17,8 @@ import { jsonWithRawBody, MemoryNonceStore, OperatorTokens, RedisNonceStore, req
 import { PlainCodec, RelayOnlyDecoder, type UpdateDecoder } from '../../federation/codec.js';
 import { AGGREGATOR_SIGNER, loadSigningKey } from '../../federation/signing.js';
 import { createStrategy } from '../../federation/strategies/index.js';
-import { createApp } from '../app.js';
+import { createApp, securityHeaders } from '../app.js';
+import { rateLimiter } from '../rate-limit.js';
 import { errorHandler } from '../error-handler.js';
 import { aggregatorRouter } from './aggregator.js';
 import { aggregatorConsoleRouter } from '../../console/index.js'; // console (issue 11)
@@ -86,11 +87,16 @@ export async function startAggregator(config: AggregatorConfig, logger: Logger, 
   const inner = createApp({ config: appConfig, logger, routers: [{ path: '/', router: aggregatorRouter(engine, poller) }, { path: '/', router: secaggRouter(engine) }] });
   const app = express();
   app.disable('x-powered-by');
+  // Before the guard: refusals (401, 413, 429) carry the security headers too, and floods are throttled unverified.
+  app.use(securityHeaders);
+  app.use(rateLimiter({ requestsPerSecond: config.server.rateLimitPerSecond, burst: config.server.rateLimitBurst }));
   app.use(jsonWithRawBody(config.server.bodyLimitBytes));
   // console (issue 11): it has its own login form and session cookie, so it is mounted before the signature guard.
   app.use('/console', aggregatorConsoleRouter({ view: () => federationView(engine, poller), logger, ...(operatorTokens ? { operatorTokens } : {}), ...(key ? { sessionSecret: key.secretKey } : {}) }));
   app.use((req, res, next) => (req.path === '/healthz' ? next() : guard(req, res, next)));
-  app.use(inner);
+  // The inner app's router, not the app: same handlers and settings, and the router stack stays walkable, so the
+  // route-enumeration security test sees every aggregator route (test/security/endpoints.test.ts).
+  app.use(inner.router);
   app.use(errorHandler(logger));
 
   const server = app.listen(config.server.port, config.server.host);

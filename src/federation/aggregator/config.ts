@@ -27,6 +27,8 @@ export const aggregatorConfigSchema = z
         host: z.string().min(1).default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8443),
         bodyLimitBytes: z.number().int().positive().default(64 * 1024 * 1024).describe('largest update or model upload'),
+        rateLimitPerSecond: z.number().min(0).default(200).describe('sustained requests per second per client address (429 beyond; 0 = off)'),
+        rateLimitBurst: z.number().int().positive().default(400).describe('requests a client may send at once'),
       })
       .strict()
       .prefault({}),

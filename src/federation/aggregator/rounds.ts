@@ -158,7 +158,12 @@ export class RoundEngine {
   addSite(id: string, publicKey: string, statusUrl?: string): Promise<void> {
     return this.serial(() => {
       if (this.configKeys.has(id)) throw conflict(`site ${id} is defined in the config file`, 'change its key there');
-      parsePublicKey(publicKey, 'publicKey');
+      try {
+        parsePublicKey(publicKey, 'publicKey');
+      } catch (e) {
+        // A bad key in an admin request is the caller's mistake (422), not a server configuration error (500).
+        throw new FhirfedError('FHIRFED_ERR_VALIDATION', (e as Error).message, { where: { path: 'publicKey' }, hint: "send the site's base64 ed25519 public key (32 bytes)" });
+      }
       this.state.sites[id] = { ...this.state.sites[id], publicKey, ...(statusUrl ? { statusUrl } : {}) };
       this.save();
       this.deps.store.audit({ who: 'operator', what: 'add-site', site: id });

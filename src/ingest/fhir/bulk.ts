@@ -52,6 +52,12 @@ export function bulkCheckpointName(baseUrl: string): string {
 }
 
 async function failure(res: Response, what: string): Promise<FhirfedError> {
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => undefined);
+    return new FhirfedError('FHIRFED_ERR_FORBIDDEN', `${what}: HTTP ${res.status} redirect to ${res.headers.get('location') ?? '?'} not followed`, {
+      hint: 'redirects are refused (SSRF guard): configure fhir.baseUrl as the server\'s final address',
+    });
+  }
   const text = (await res.text().catch(() => '')).slice(0, 500);
   let detail = text;
   try {
@@ -88,7 +94,7 @@ export async function bulkExport(options: BulkOptions): Promise<BulkSummary> {
     return t ? { Authorization: `Bearer ${t}` } : {};
   };
 
-  const started = await fetch(kick, { headers: { Accept: 'application/fhir+json', Prefer: 'respond-async', ...(await auth()) } });
+  const started = await fetch(kick, { redirect: 'manual', headers: { Accept: 'application/fhir+json', Prefer: 'respond-async', ...(await auth()) } });
   if (started.status !== 202) throw await failure(started, 'Bulk $export kick-off');
   await started.body?.cancel();
   const location = started.headers.get('content-location');
@@ -100,7 +106,7 @@ export async function bulkExport(options: BulkOptions): Promise<BulkSummary> {
   const maxWait = options.maxPollMs ?? 60_000;
   let manifest: Manifest | undefined;
   while (!manifest) {
-    const res = await fetch(statusUrl, { headers: { Accept: 'application/json', ...(await auth()) } });
+    const res = await fetch(statusUrl, { redirect: 'manual', headers: { Accept: 'application/json', ...(await auth()) } });
     if (res.status === 200) manifest = (await res.json()) as Manifest;
     else if (res.status === 202 || res.status === 429 || res.status === 503) {
       await res.body?.cancel();
@@ -115,7 +121,7 @@ export async function bulkExport(options: BulkOptions): Promise<BulkSummary> {
   const counts = { accepted: 0, duplicates: 0, dead: 0 };
   for (const out of manifest.output) {
     const url = checkUrl(out.url, options, `manifest output ${out.type}`);
-    const res = await fetch(url, { headers: { Accept: 'application/fhir+ndjson', ...(manifest.requiresAccessToken ? await auth() : {}) } });
+    const res = await fetch(url, { redirect: 'manual', headers: { Accept: 'application/fhir+ndjson', ...(manifest.requiresAccessToken ? await auth() : {}) } });
     if (!res.ok || !res.body) throw await failure(res, `Bulk file ${out.type}`);
     files++;
     await storeNdjson(options.ledger, Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), `${base} bulk ${out.type}`, counts);

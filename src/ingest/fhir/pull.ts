@@ -40,6 +40,12 @@ export function checkpointName(baseUrl: string, type: string): string {
 
 function requestError(e: unknown, what: string): FhirfedError {
   const status = (e as { response?: { status?: number } }).response?.status;
+  if (status !== undefined && status >= 300 && status < 400) {
+    return new FhirfedError('FHIRFED_ERR_FORBIDDEN', `${what} was answered with a redirect (HTTP ${status}), which is not followed`, {
+      hint: 'redirects are refused (SSRF guard): configure fhir.baseUrl as the server\'s final address',
+      cause: e,
+    });
+  }
   const auth = status === 401 || status === 403;
   return new FhirfedError(auth ? 'FHIRFED_ERR_UNAUTHENTICATED' : 'FHIRFED_ERR_DEPENDENCY_UNAVAILABLE', `${what} failed${status ? ` with HTTP ${status}` : `: ${(e as Error).message}`}`, {
     hint: auth ? 'check fhir.tokenFile or the SMART backend-services settings (fhir.smartClientId, fhir.smartPrivateKeyFile)' : 'check fhir.baseUrl and that the server is reachable',
@@ -49,7 +55,8 @@ function requestError(e: unknown, what: string): FhirfedError {
 
 export async function pullRest(options: PullOptions): Promise<PullSummary> {
   checkBaseUrl(options);
-  const client = new Client({ baseUrl: options.baseUrl });
+  // fetch would follow redirects to any host; 'manual' turns them into a 3xx answer, refused below.
+  const client = new Client({ baseUrl: options.baseUrl, requestOptions: { redirect: 'manual' } });
   const summary = { pages: 0, accepted: 0, duplicates: 0, dead: 0, byType: {} as PullSummary['byType'] };
   for (const type of options.resourceTypes) {
     const name = checkpointName(options.baseUrl, type);

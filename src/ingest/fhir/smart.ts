@@ -56,7 +56,7 @@ export function smartTokenProvider(options: SmartOptions): TokenProvider {
   return async () => {
     if (cached && Date.now() < cached.until) return cached.token;
     if (!tokenUrl) {
-      const res = await fetch(`${options.baseUrl.replace(/\/+$/, '')}/.well-known/smart-configuration`, { headers: { Accept: 'application/json' } });
+      const res = await fetch(`${options.baseUrl.replace(/\/+$/, '')}/.well-known/smart-configuration`, { redirect: 'manual', headers: { Accept: 'application/json' } });
       const conf = res.ok ? ((await res.json()) as { token_endpoint?: string }) : {};
       if (!conf.token_endpoint) {
         throw new FhirfedError('FHIRFED_ERR_UNAUTHENTICATED', 'the FHIR server publishes no SMART token endpoint', {
@@ -72,7 +72,7 @@ export function smartTokenProvider(options: SmartOptions): TokenProvider {
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: clientAssertion(key, options.clientId, url.href, options.keyId),
     });
-    const res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body });
+    const res = await fetch(url, { method: 'POST', redirect: 'manual', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' }, body });
     const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
     if (!res.ok || !json.access_token) {
       throw new FhirfedError('FHIRFED_ERR_UNAUTHENTICATED', `SMART token request refused: HTTP ${res.status}${json.error ? ` ${json.error}` : ''}${json.error_description ? ` (${json.error_description})` : ''}`, {

@@ -143,6 +143,16 @@ function hl7Timestamp(d: Date): string {
   return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}+0000`;
 }
 
+/**
+ * MSH-7 of the ACK. The '+' of the UTC offset may be this message's delimiter (`MSH+$~\&+...`): it is escaped, or
+ * the offset is left out when the message has no escape character.
+ */
+function ackTimestamp(date: Date, d: Delimiters, esc: (v: string) => string): string {
+  const stamp = hl7Timestamp(date);
+  if (d.escape !== '') return esc(stamp);
+  return [d.field, d.component, d.repetition, d.subComponent].includes('+') ? stamp.slice(0, 14) : stamp;
+}
+
 /** Header fields of a parsed message. */
 export function ackSourceOf(msg: Hl7Message): AckSource {
   return { delimiters: msg.delimiters, fields: (n) => msg.header.rawField(n) };
@@ -177,7 +187,7 @@ export function buildAck(original: Hl7Message | AckSource, options: AckOptions):
     options.sendingFacility !== undefined ? esc(options.sendingFacility) : src.fields(6),
     src.fields(3),
     src.fields(4),
-    hl7Timestamp(options.timestamp ?? new Date()),
+    ackTimestamp(options.timestamp ?? new Date(), d, esc),
     '',
     `ACK${trigger ? `${c}${trigger}` : ''}${c}ACK`,
     esc(options.controlId ?? newControlId()),
@@ -198,7 +208,10 @@ function errSegment(e: AckError, d: Delimiters): string {
   const c = d.component;
   const esc = (v: string): string => escapeHl7(v, d);
   const loc = e.location;
-  const erl = loc ? [loc.segment, String(loc.sequence ?? 1), loc.field !== undefined ? String(loc.field) : '', '', loc.component !== undefined ? String(loc.component) : ''].join(c).replace(new RegExp(`\\${c}+$`), '') : '';
+  const parts = loc ? [loc.segment, String(loc.sequence ?? 1), loc.field !== undefined ? String(loc.field) : '', '', loc.component !== undefined ? String(loc.component) : ''] : [];
+  // Trailing empty components are dropped; no RegExp built from the delimiter, which may be any character (`MSH|BOGUS|`).
+  while (parts.length > 0 && parts[parts.length - 1] === '') parts.pop();
+  const erl = parts.join(c);
   const cwe = [e.code, esc(ERROR_TEXT[e.code] ?? 'Error'), 'HL70357'].join(c);
   return ['ERR', '', erl, cwe, e.severity ?? 'E', '', '', '', esc(e.message)].join(d.field);
 }

@@ -40,6 +40,9 @@ export function readDelimiters(header: string): Delimiters | string {
   const enc = end === -1 ? header.slice(4) : header.slice(4, end);
   if (enc.length < 2) return `MSH-2 encoding characters '${enc}' must hold at least the component and repetition characters`;
   if (enc.length > 5) return `MSH-2 encoding characters '${enc}' are longer than 5 characters`;
+  // A letter or digit as a delimiter would split the values it must carry (MSH-9 'ACK', MSH-12 '2.5.1').
+  const bad = /[A-Za-z0-9\s]/.exec(enc.slice(0, 4));
+  if (bad) return `MSH-2 encoding character '${bad[0]}' must not be a letter, digit or space`;
   const component = enc.charAt(0);
   const repetition = enc.charAt(1);
   const escape = enc.charAt(2);

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, FhirResource, Reference } from 'fhir/r4.js';
 import type { Hl7Message } from '../message.js';
-import { clean, dateTime, type SystemOptions } from './datatypes.js';
+import { clean, dateTime, uriPart, type SystemOptions } from './datatypes.js';
 
 /** Options of v2 -> FHIR conversion; every field has its default here and only here. */
 export interface ConvertOptions {
@@ -96,7 +96,7 @@ export class ConvertContext implements SystemOptions {
       entry: this.entries,
     };
     const control = this.msg.controlId;
-    if (control) b.identifier = { system: this.identifierSystemPrefix + encodeURIComponent(this.sender), value: control };
+    if (control) b.identifier = { system: this.identifierSystemPrefix + uriPart(this.sender), value: control };
     const ts = this.dateTime(this.msg.header.get(7));
     if (ts && ts.length > 10) b.timestamp = ts;
     return b;

@@ -23,6 +23,13 @@ export function clean(v: string): string {
   return v === '""' ? '' : v.trim();
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** encodeURIComponent that cannot throw: a lone surrogate (possible in text input) becomes U+FFFD, not a URIError. */
+export function uriPart(s: string): string {
+  return encodeURIComponent(s.replace(LONE_SURROGATE, '\uFFFD'));
+}
+
 export function codeSystemUri(name: string, o: SystemOptions): string | undefined {
   if (name === '') return undefined;
   const up = name.toUpperCase();
@@ -31,7 +38,7 @@ export function codeSystemUri(name: string, o: SystemOptions): string | undefine
   const table = /^HL7(\d{4})$/.exec(up);
   if (table) return `http://terminology.hl7.org/CodeSystem/v2-${table[1]}`;
   if (/^\d+(\.\d+)+$/.test(name)) return `urn:oid:${name}`;
-  return o.unknownCodeSystemPrefix + encodeURIComponent(name);
+  return o.unknownCodeSystemPrefix + uriPart(name);
 }
 
 function coding(code: string, display: string, system: string, o: SystemOptions): Coding | undefined {
@@ -117,7 +124,7 @@ export function authoritySystem(namespace: string, universalId: string, type: st
   if (universalId && (type === 'URI' || type === 'URL')) return universalId;
   if (universalId && type === 'UUID') return `urn:uuid:${universalId}`;
   const name = namespace || universalId;
-  return name ? o.identifierSystemPrefix + encodeURIComponent(name) : undefined;
+  return name ? o.identifierSystemPrefix + uriPart(name) : undefined;
 }
 
 /** XPN -> HumanName. */

@@ -1,7 +1,7 @@
 import type { DiagnosticReport, Identifier, Observation, Reference } from 'fhir/r4.js';
 import type { Hl7Segment } from '../message.js';
 import type { ConvertContext } from './context.js';
-import { clean, codeableConcept, codeableConcepts, date, num, quantity } from './datatypes.js';
+import { clean, codeableConcept, codeableConcepts, date, num, quantity, uriPart } from './datatypes.js';
 import { practitioner } from './patient.js';
 import { INTERPRETATION_DISPLAY, OBSERVATION_STATUS, REPORT_STATUS } from './vocab.js';
 
@@ -145,7 +145,7 @@ function orderIdentifier(seg: Hl7Segment, f: number, type: 'PLAC' | 'FILL', ctx:
     value,
     type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: type }] },
   };
-  if (ns) id.system = ctx.identifierSystemPrefix + encodeURIComponent(ns);
+  if (ns) id.system = ctx.identifierSystemPrefix + uriPart(ns);
   return id;
 }
 
