@@ -2,6 +2,7 @@ import express, { type Express, type RequestHandler, type Router } from 'express
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { VERSION } from '../core/version.js';
+import { auditMiddleware, type AuditLog } from './audit.js';
 import { errorHandler, notFoundHandler } from './error-handler.js';
 import { createMetrics, type HttpMetrics } from './metrics.js';
 import { rateLimiter } from './rate-limit.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   readonly metricsAuth?: RequestHandler;
   /** Per-client throttling; omit when the caller throttles in front of this app (the aggregator). */
   readonly rateLimit?: boolean;
+  /** Append-only audit log of authenticated and refused requests. */
+  readonly audit?: AuditLog;
 }
 
 /** Headers every response carries, errors included; the console tightens the CSP for its pages. */
@@ -47,6 +50,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', config.server.trustProxy);
   app.use(securityHeaders);
+  if (deps.audit) app.use(auditMiddleware(deps.audit));
   if (deps.rateLimit) app.use(rateLimiter({ requestsPerSecond: config.server.rateLimitPerSecond, burst: config.server.rateLimitBurst }));
   app.use((req, res, next) => {
     const end = metrics.duration.startTimer();

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { FhirfedError } from '../core/errors.js';
@@ -8,6 +9,7 @@ import { startMllpListener, type MllpListener } from '../ingest/mllp/index.js';
 import { Router, type RequestHandler } from 'express';
 import { MemoryNonceStore, requireAuth } from '../federation/auth.js';
 import { createApp } from './app.js';
+import { AuditLog } from './audit.js';
 import { loadOperatorTokens } from './wiring/tokens.js';
 import { fhirIngestRouter } from './routes/fhir-ingest.js';
 import { createSiteRuntime, type SiteRuntime } from './wiring/runtime.js';
@@ -73,6 +75,7 @@ export async function startGateway(config: Config, logger: Logger, roles: Gatewa
     const runtime: SiteRuntime = await createSiteRuntime(config, logger, { ledger, worker, follow: api });
     closers.push(() => runtime.close());
     const app = createApp({
+      audit: new AuditLog(join(config.storage.dataDir, 'audit.log')),
       config,
       logger,
       metricsAuth: operatorGuard(config, 'metrics'),

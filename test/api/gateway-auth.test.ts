@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ const patient = { resourceType: 'Patient', id: 'p1', gender: 'female', birthDate
 describe('the real gateway: what needs authentication', () => {
   let gw: RunningGateway;
   let base: string;
+  let dataDir: string;
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fhirfed-gw-auth-'));
     writeFileSync(join(dir, 'tokens'), `${INGEST} ingest\n${STATUS_ONLY} status\n`);
@@ -22,7 +23,7 @@ describe('the real gateway: what needs authentication', () => {
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         FHIRFED_SITE_ID: 'hospital-a',
         FHIRFED_SITE_SECRET_FILE: join(dir, 'site-secret'),
-        FHIRFED_STORAGE_DATA_DIR: join(dir, 'data'),
+        FHIRFED_STORAGE_DATA_DIR: (dataDir = join(dir, 'data')),
         FHIRFED_SERVER_HOST: '127.0.0.1',
         FHIRFED_SERVER_PORT: '0',
         FHIRFED_REDIS_KEY_PREFIX: `fhirfed-test-${process.pid}`,
@@ -67,5 +68,20 @@ describe('the real gateway: what needs authentication', () => {
     expect(body).toMatchObject({ type: 'status', site: 'hospital-a' });
     expect(JSON.stringify(body)).not.toContain('p1');
     expect(JSON.stringify(body)).not.toContain('1960-01-01');
+  });
+
+  it('keeps an append-only audit log of who accessed what, and of refused attempts, without contents', async () => {
+    await fetch(`${base}/status`, { headers: { authorization: `Bearer ${STATUS_ONLY}` } });
+    await fetch(`${base}/status?patient=p1`);
+    await new Promise((r) => setTimeout(r, 100));
+    const lines = readFileSync(join(dataDir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((e) => e.method === 'POST' && e.path === '/fhir' && e.status === 201 && /^operator:[0-9a-f]{12}$/.test(String(e.who)))).toBe(true);
+    expect(lines.some((e) => e.path === '/status' && e.status === 401 && e.who === 'anonymous')).toBe(true);
+    expect(lines.some((e) => e.path === '/status' && e.status === 200)).toBe(true);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('1960-01-01');
+    expect(text).not.toContain('patient=p1');
+    expect(text).not.toContain(INGEST);
+    expect(lines.every((e) => e.path !== '/healthz')).toBe(true);
   });
 });
