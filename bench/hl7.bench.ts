@@ -2,8 +2,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hl7Message as MedplumHl7Message } from '@medplum/core';
-import { convertToFhir, parseHl7 } from '../src/ingest/hl7v2/index.js';
+import * as fromSource from '../src/ingest/hl7v2/index.js';
 import type { BenchResult } from './lib/types.js';
+
+/**
+ * medplum is precompiled JS while ours runs through tsx by default; for a like-for-like run compile first and point
+ * HL7_BENCH_DIST at the output: `npx tsc -p tsconfig.build.json --outDir /tmp/fhirfed-dist` then
+ * `HL7_BENCH_DIST=/tmp/fhirfed-dist npx tsx bench/hl7.bench.ts`.
+ */
+const DIST = process.env.HL7_BENCH_DIST;
+const { convertToFhir, parseHl7 } = (DIST ? await import(join(DIST, 'ingest/hl7v2/index.js')) : fromSource) as typeof fromSource;
 
 /**
  * HL7v2 parse+convert throughput against @medplum/core's Hl7Message.parse (parse only), measured in the same run
@@ -75,7 +83,7 @@ export async function run(): Promise<BenchResult[]> {
       value: Math.round(value),
       baseline: `@medplum/core Hl7Message.parse (parse only): ${Math.round(base)} msgs/s`,
       ratio: Number((value / base).toFixed(2)),
-      notes: sink > 0 ? 'best of 3 interleaved rounds of 0.4 s' : 'no output',
+      notes: `${sink > 0 ? 'best of 3 interleaved rounds of 0.4 s' : 'no output'}; ours ${DIST ? `compiled (${DIST})` : 'via tsx'}`,
     });
   }
   return results;

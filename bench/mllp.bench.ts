@@ -1,12 +1,14 @@
 // MLLP sustained throughput with commit-before-ACK: 8 concurrent senders on loopback against the real listener and
-// ledger (WAL, synchronous=FULL, group commit). Baseline in the same run: a raw TCP server echoing the same frames
-// (framing only, no parse, no storage). ratio = mllp msgs/s / echo msgs/s.
-// Standalone: `npx tsx bench/mllp.bench.ts`.
+// ledger (WAL, synchronous=FULL, group commit on the ledger writer thread). Senders share the listener's thread by
+// default (as in earlier runs); MLLP_BENCH_SENDERS=thread puts them on their own thread, like an interface engine in
+// its own process (on a loaded 2-core machine that extra thread mostly adds contention). Baseline in the same run: a raw TCP server echoing the same frames (framing only, no parse, no storage).
+// ratio = mllp msgs/s / echo msgs/s. Standalone: `npx tsx bench/mllp.bench.ts`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { configSchema } from '../src/config/schema.js';
 import { silentLogger } from '../src/core/logger.js';
 import { Ledger } from '../src/ingest/ledger/index.js';
@@ -17,6 +19,9 @@ const SENDERS = 8;
 const MESSAGES = Number(process.env.MLLP_BENCH_MESSAGES ?? 6000);
 /** FULL is what the gateway runs; NORMAL only to see what the fsync costs on this disk. */
 const SYNC = process.env.MLLP_BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
+/** Messages in flight per sender: 1 is classic MLLP (wait for each ACK); more is a pipelining interface engine. */
+const WINDOWS = [1, 4, 16];
+const SENDER_THREAD = process.env.MLLP_BENCH_SENDERS === 'thread';
 
 function oru(controlId: string): string {
   const obx = Array.from({ length: 5 }, (_, i) => `OBX|${i + 1}|NM|2345-7^Glucose^LN||${90 + i}|mg/dL|70-100|N|||F`);
@@ -61,6 +66,20 @@ async function drive(port: number, prefix: string, window: number): Promise<Run>
   return { msgsPerSec: MESSAGES / secs, p50: q(0.5), p99: q(0.99) };
 }
 
+/** Runs `drive` here, or on a sender thread (which loads this file through tsx) with MLLP_BENCH_SENDERS=thread. */
+function driveSenders(port: number, prefix: string, window: number): Promise<Run> {
+  if (!SENDER_THREAD) return drive(port, prefix, window);
+  const self = JSON.stringify(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const w = new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${self}); });`, {
+      eval: true,
+      workerData: { port, prefix, window },
+    });
+    w.once('message', (r: Run) => resolve(r));
+    w.once('error', reject);
+  });
+}
+
 /** The baseline: same framing, each frame echoed back at once. */
 async function echoServer(): Promise<{ port: number; close: () => Promise<void> }> {
   const server = net.createServer((socket) => {
@@ -81,7 +100,7 @@ async function mllpRun(window: number, prefix: string): Promise<Run & { batch: n
   const ledger = Ledger.open({ dataDir: dir, synchronous: SYNC });
   const listener = await startMllpListener({ config: configSchema.parse({ mllp: { host: '127.0.0.1', port: 0 } }), ledger, logger: silentLogger });
   try {
-    const r = await drive(listener.port, prefix, window);
+    const r = await driveSenders(listener.port, prefix, window);
     const { batches, entries } = listener.committer.stats;
     return { ...r, batch: entries / Math.max(1, batches) };
   } finally {
@@ -95,8 +114,8 @@ export async function run(): Promise<BenchResult[]> {
   const echo = await echoServer();
   const results: BenchResult[] = [];
   try {
-    for (const window of [1, 4]) {
-      const base = await drive(echo.port, 'E', window);
+    for (const window of WINDOWS) {
+      const base = await driveSenders(echo.port, 'E', window);
       const m = await mllpRun(window, `W${window}-`);
       results.push({
         name: `MLLP ORU^R01 ingest, ${SENDERS} senders x ${window} in flight, ACK after fsync`,
@@ -104,7 +123,7 @@ export async function run(): Promise<BenchResult[]> {
         value: Math.round(m.msgsPerSec),
         baseline: `raw TCP echo of the same frames: ${Math.round(base.msgsPerSec)} msgs/s`,
         ratio: m.msgsPerSec / base.msgsPerSec,
-        notes: `p50 ${m.p50.toFixed(1)} ms, p99 ACK latency ${m.p99.toFixed(1)} ms; ${m.batch.toFixed(1)} msgs per commit; ${MESSAGES} messages, WAL synchronous=${SYNC}`,
+        notes: `p50 ${m.p50.toFixed(1)} ms, p99 ACK latency ${m.p99.toFixed(1)} ms; ${m.batch.toFixed(1)} msgs per commit; ${MESSAGES} messages, WAL synchronous=${SYNC}; senders on ${SENDER_THREAD ? 'their own' : 'the listener'} thread`,
       });
     }
   } finally {
@@ -113,6 +132,9 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (!isMainThread && workerData && typeof (workerData as { port?: unknown }).port === 'number') {
+  const { port, prefix, window } = workerData as { port: number; prefix: string; window: number };
+  parentPort?.postMessage(await drive(port, prefix, window));
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   for (const r of await run()) console.log(JSON.stringify(r));
 }

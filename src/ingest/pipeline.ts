@@ -183,7 +183,8 @@ export class PendingConverter {
   }
 }
 
-function reprocess(kind: 'hl7v2' | 'fhir', payload: string | null): Outcome {
+/** The outcome of a stored payload run through the current parser/converter/validator. */
+export function reprocess(kind: 'hl7v2' | 'fhir', payload: string | null): Outcome {
   if (payload === null) return { dead: { code: 'FHIRFED_ERR_LEDGER', message: 'the dead letter has no stored payload to replay' } };
   if (kind === 'hl7v2') {
     try {

@@ -134,6 +134,27 @@ describe('ledger', () => {
     }
   });
 
+  it('lists unconverted messages after a given id (the writer thread hands them out in order)', () => {
+    const raws = ['Q1', 'Q2', 'Q3'].map((id) => adtA01(id));
+    const ids = ledger.write(raws.map((raw) => hl7Entry(parseHl7(raw), raw, { convert: false }))).map((r) => r.id);
+    expect(ledger.pending(10).map((m) => m.messageId)).toEqual(ids);
+    expect(ledger.pending(10, ids[0]).map((m) => m.messageId)).toEqual(ids.slice(1));
+    expect(ledger.pending(1, ids[0])).toMatchObject([{ messageId: ids[1], kind: 'hl7v2', payload: raws[1] }]);
+  });
+
+  it('enforces a byte quota (maxBytes) as FHIRFED_ERR_LEDGER "disk full"', () => {
+    const pages = ledger.db.pragma('page_count', { simple: true }) as number;
+    const pageSize = ledger.db.pragma('page_size', { simple: true }) as number;
+    const small = Ledger.open({ dataDir: dir, maxBytes: (pages + 1) * pageSize });
+    try {
+      const big = fhirEntry({ resourceType: 'Patient', id: 'q', text: { status: 'generated', div: 'x'.repeat(20000) } }, 'test');
+      expect(() => small.write([big])).toThrowError(expect.objectContaining({ code: 'FHIRFED_ERR_LEDGER', message: expect.stringMatching(/full/) }));
+      expect(small.options.maxBytes).toBe((pages + 1) * pageSize);
+    } finally {
+      small.close();
+    }
+  });
+
   it('keeps sync checkpoints', () => {
     expect(ledger.getCheckpoint('fhir:Patient')).toBeUndefined();
     ledger.setCheckpoint('fhir:Patient', '2024-01-01T00:00:00Z');

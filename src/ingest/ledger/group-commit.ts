@@ -6,6 +6,15 @@ import type { Ledger, LedgerEntry, WriteResult } from './ledger.js';
  * turns N fsyncs into one without weakening the rule "AA only after the message is durable".
  */
 
+/** What the MLLP listener needs of a store: durable submit (resolves after commit), drain, batch statistics. */
+export interface Committer {
+  submit(entry: LedgerEntry): Promise<WriteResult>;
+  /** Resolves when everything submitted so far has been committed (or failed). */
+  drain(): Promise<void>;
+  /** Transactions committed so far and the entries they held. */
+  readonly stats: { readonly batches: number; readonly entries: number };
+}
+
 export interface GroupCommitOptions {
   /** Largest batch per transaction; more waits for the next tick. @defaultValue 1000 */
   readonly maxBatch?: number;
@@ -17,7 +26,7 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
-export class GroupCommitter {
+export class GroupCommitter implements Committer {
   private queue: Pending[] = [];
   private scheduled = false;
   private readonly maxBatch: number;

@@ -22,6 +22,11 @@ export interface LedgerOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** Open for reading only (inspection, tests). @defaultValue false */
   readonly readonly?: boolean;
+  /**
+   * Quota: the ledger refuses writes (FHIRFED_ERR_LEDGER, "disk full", so MLLP answers AE) beyond this many bytes,
+   * keeping a shared volume from filling up. Applies to every connection opened with these options. @defaultValue none
+   */
+  readonly maxBytes?: number;
 }
 
 /** Why a message could not be converted: a stable code, a text, and where (file:line, segment-field, FHIRPath). */
@@ -48,6 +53,11 @@ export interface LedgerEntry {
 }
 
 export type SettleOutcome = { readonly resources: readonly Resource[] } | { readonly dead: DeadReason };
+
+export interface SettleItem {
+  readonly messageId: number;
+  readonly outcome: SettleOutcome;
+}
 
 export interface WriteResult {
   readonly id: number;
@@ -85,13 +95,17 @@ interface MessageRow {
 
 export class Ledger {
   readonly file: string;
+  /** How it was opened: a writer thread opens its own connection with the same options. */
+  readonly options: LedgerOptions;
   /** The connection, for read-side helpers in this folder; write only through the methods below. */
   readonly db: Database.Database;
   private readonly stmts;
   private readonly writeTx: (entries: readonly LedgerEntry[]) => WriteResult[];
+  private readonly settleTx: (items: readonly SettleItem[]) => void;
 
-  private constructor(file: string, db: Database.Database) {
+  private constructor(file: string, db: Database.Database, options: LedgerOptions) {
     this.file = file;
+    this.options = options;
     this.db = db;
     this.stmts = {
       insert: db.prepare(
@@ -113,6 +127,7 @@ export class Ledger {
       ),
       setStatus: db.prepare('UPDATE messages SET status = ? WHERE id = ?'),
       pending: db.prepare("SELECT id AS messageId, kind, payload FROM messages WHERE status = 'received' ORDER BY id LIMIT ?"),
+      pendingAfter: db.prepare("SELECT id AS messageId, kind, payload FROM messages WHERE status = 'received' AND id > ? ORDER BY id LIMIT ?"),
       resolve: db.prepare('UPDATE dead_letters SET resolved_at = ?, updated_at = ? WHERE message_id = ?'),
       getCheckpoint: db.prepare('SELECT value FROM checkpoints WHERE name = ?'),
       setCheckpoint: db.prepare(
@@ -120,6 +135,10 @@ export class Ledger {
       ),
     };
     this.writeTx = db.transaction((entries: readonly LedgerEntry[]) => entries.map((e) => this.writeOne(e)));
+    this.settleTx = db.transaction((items: readonly SettleItem[]) => {
+      const now = new Date().toISOString();
+      for (const { messageId, outcome } of items) this.settleOne(messageId, outcome, now);
+    });
   }
 
   /** Opens (and creates) `${dataDir}/ledger.sqlite`. Storage problems are FHIRFED_ERR_LEDGER naming the file. */
@@ -135,8 +154,12 @@ export class Ledger {
         db.pragma('busy_timeout = 5000');
         db.exec(DDL);
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        if (options.maxBytes !== undefined) {
+          const pageSize = db.pragma('page_size', { simple: true }) as number;
+          db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+        }
       }
-      return new Ledger(file, db);
+      return new Ledger(file, db, options);
     } catch (e) {
       const err = toLedgerError(e, file, 'opening the ledger');
       if (err instanceof FhirfedError) throw err;
@@ -185,25 +208,12 @@ export class Ledger {
    * dead (reason recorded). Written with synchronous=NORMAL: the outcome can always be recomputed from the stored
    * payload, so losing it to a power cut costs a re-conversion, never data; the next FULL commit syncs it anyway.
    */
-  settle(items: readonly { readonly messageId: number; readonly outcome: SettleOutcome }[]): void {
+  settle(items: readonly SettleItem[]): void {
     if (items.length === 0) return;
-    const now = new Date().toISOString();
-    const tx = this.db.transaction(() => {
-      for (const { messageId, outcome } of items) {
-        if ('dead' in outcome) {
-          this.stmts.dead.run(messageId, outcome.dead.code, outcome.dead.message, outcome.dead.where ?? null, now, now);
-          this.stmts.setStatus.run('dead', messageId);
-        } else {
-          this.putResources(messageId, outcome.resources);
-          this.stmts.setStatus.run('converted', messageId);
-          this.stmts.resolve.run(now, now, messageId);
-        }
-      }
-    });
     const strict = this.db.pragma('synchronous', { simple: true }) as number;
     try {
       this.db.pragma('synchronous = NORMAL');
-      tx();
+      this.settleTx(items);
     } catch (e) {
       throw toLedgerError(e, this.file, `settling ${items.length} message(s)`);
     } finally {
@@ -211,9 +221,21 @@ export class Ledger {
     }
   }
 
+  private settleOne(messageId: number, outcome: SettleOutcome, now: string): void {
+    if ('dead' in outcome) {
+      this.stmts.dead.run(messageId, outcome.dead.code, outcome.dead.message, outcome.dead.where ?? null, now, now);
+      this.stmts.setStatus.run('dead', messageId);
+    } else {
+      this.putResources(messageId, outcome.resources);
+      this.stmts.setStatus.run('converted', messageId);
+      this.stmts.resolve.run(now, now, messageId);
+    }
+  }
+
   /** Stored messages still waiting for conversion (status `received`), oldest first. */
-  pending(limit: number): { readonly messageId: number; readonly kind: SourceKind; readonly payload: string | null }[] {
-    return this.stmts.pending.all(limit) as { messageId: number; kind: SourceKind; payload: string | null }[];
+  pending(limit: number, afterId?: number): { readonly messageId: number; readonly kind: SourceKind; readonly payload: string | null }[] {
+    const rows = afterId === undefined ? this.stmts.pending.all(limit) : this.stmts.pendingAfter.all(afterId, limit);
+    return rows as { messageId: number; kind: SourceKind; payload: string | null }[];
   }
 
   /** Marks messages as taken up by harmonization (called by whoever harmonizes). */

@@ -1,31 +1,31 @@
 /**
- * Worker-thread entry: converts stored-but-unconverted v2 messages on its own ledger connection, so the v2 -> FHIR
- * CPU cost runs on another core and the listener's thread only parses, commits and ACKs. Messages from the parent:
- * 'kick' (new messages were stored), 'close' (convert what is left, close, exit).
+ * Conversion thread: turns stored v2 messages into FHIR (or a dead-letter reason) on its own core and hands the
+ * outcomes back to the ledger writer thread, which stores them inside its next commit. It never touches the ledger
+ * itself, so conversion cannot contend with commits for SQLite's write lock. Messages from the writer: a list of
+ * stored messages to convert, or 'close' (answered with 'closed' after every earlier list was answered).
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { Ledger } from '../ledger/index.js';
-import { convertPending } from '../pipeline.js';
+import { workerData, type MessagePort } from 'node:worker_threads';
+import type { SettleItem, SourceKind } from '../ledger/index.js';
+import { reprocess } from '../pipeline.js';
 
-const { dataDir } = workerData as { dataDir: string };
-const ledger = Ledger.open({ dataDir });
-const port = parentPort;
-
-function runOnce(): void {
-  try {
-    while (convertPending(ledger, 25) > 0) {
-      // keep going until nothing is pending
-    }
-  } catch (e) {
-    port?.postMessage({ error: e instanceof Error ? e.message : String(e) });
-  }
+export interface ConvertRequest {
+  readonly messageId: number;
+  readonly kind: SourceKind;
+  readonly payload: string | null;
 }
 
-runOnce();
-port?.on('message', (m: unknown) => {
-  runOnce();
+export type ToConverter = readonly ConvertRequest[] | 'close';
+export type FromConverter = readonly SettleItem[] | 'closed';
+
+const { port } = workerData as { port: MessagePort };
+
+port.on('message', (m: ToConverter) => {
   if (m === 'close') {
-    ledger.close();
+    port.postMessage('closed' satisfies FromConverter);
     port.close();
-  } else port.postMessage('idle');
+    return;
+  }
+  const out: SettleItem[] = [];
+  for (const r of m) out.push({ messageId: r.messageId, outcome: reprocess(r.kind, r.payload) });
+  port.postMessage(out satisfies FromConverter);
 });

@@ -17,10 +17,10 @@ import {
   type AckOutcome,
   type Hl7Message,
 } from '../hl7v2/index.js';
-import { GroupCommitter, type Ledger, type LedgerEntry, type WriteResult } from '../ledger/index.js';
+import type { Committer, Ledger, LedgerEntry, WriteResult } from '../ledger/index.js';
 import { hl7Entry } from '../pipeline.js';
-import { startConverter } from './converter.js';
 import { frame, MllpFrameParser, type FrameEvent } from './framing.js';
+import { startStore, type MessageStore } from './store.js';
 
 /**
  * The HL7v2 MLLP listener. For each frame: size check (AR), parse (AE naming segment and field), record in the
@@ -35,14 +35,18 @@ export interface MllpListenerDeps {
   readonly logger: Logger;
   /** Called after a message is durably stored (or recognised as a duplicate). */
   readonly onStored?: (result: WriteResult, entry: LedgerEntry) => void;
-  /** Convert v2 -> FHIR in a worker thread (another core) rather than on the listener's thread. @defaultValue true */
+  /**
+   * Store (commit + fsync) and convert v2 -> FHIR on a ledger writer thread, so the listener's thread keeps reading
+   * sockets during each fsync and commits grow with the load; false keeps both on the listener's thread.
+   * @defaultValue true
+   */
   readonly convertInWorker?: boolean;
 }
 
 export interface MllpListener {
   readonly port: number;
   readonly tls: boolean;
-  readonly committer: GroupCommitter;
+  readonly committer: Committer;
   close(): Promise<void>;
 }
 
@@ -63,8 +67,8 @@ function ackFrame(msgOrRaw: Hl7Message | string, code: AckOutcome, mode: Mllp['a
 export async function startMllpListener(deps: MllpListenerDeps): Promise<MllpListener> {
   const { config, ledger, logger } = deps;
   const cfg = config.mllp;
-  const committer = new GroupCommitter(ledger);
-  const converter = startConverter(ledger, logger, deps.convertInWorker ?? true);
+  // Set once the configuration checks below have passed, so a refused config leaves no thread behind.
+  const held: { store?: MessageStore } = {};
   const sockets = new Set<net.Socket>();
   const useTls = Boolean(cfg.tlsCertFile || cfg.tlsKeyFile);
 
@@ -89,8 +93,9 @@ export async function startMllpListener(deps: MllpListenerDeps): Promise<MllpLis
     }
     try {
       const entry = hl7Entry(msg, text, { convert: false });
-      const result = await committer.submit(entry);
-      if (!result.duplicate) converter.kick();
+      const store = held.store as MessageStore;
+      const result = await store.committer.submit(entry);
+      if (!result.duplicate) store.stored();
       deps.onStored?.(result, entry);
       return ackFrame(msg, 'success', cfg.ackMode);
     } catch (e) {
@@ -145,6 +150,9 @@ export async function startMllpListener(deps: MllpListenerDeps): Promise<MllpLis
     server = net.createServer(onConnection);
   }
 
+  const store = await startStore(ledger, logger, deps.convertInWorker ?? true);
+  held.store = store;
+  const committer = store.committer;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(
@@ -155,6 +163,9 @@ export async function startMllpListener(deps: MllpListenerDeps): Promise<MllpLis
       ),
     );
     server.listen(cfg.port, cfg.host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await store.close();
+    throw e;
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
@@ -169,7 +180,7 @@ export async function startMllpListener(deps: MllpListenerDeps): Promise<MllpLis
       // Let in-flight messages commit and their ACKs leave before the sockets go.
       await committer.drain();
       for (const s of sockets) s.end();
-      await converter.close();
+      await store.close();
       setTimeout(() => {
         for (const s of sockets) s.destroy();
       }, 1000).unref();
