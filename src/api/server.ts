@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { createRoutableServer } from './url-guard.js';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -88,7 +89,7 @@ export async function startGateway(config: Config, logger: Logger, roles: Gatewa
       mllp = await startMllpListener({ config, ledger, logger });
       closers.push(() => mllp?.close());
     }
-    const server = app.listen(config.server.port, config.server.host);
+    const server = createRoutableServer(app).listen(config.server.port, config.server.host);
     closers.push(async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

@@ -3,6 +3,7 @@
  * auth guard sits in front of the whole app, so everything except /healthz (including /readyz and /metrics)
  * needs a site signature or an operator token.
  */
+import { createRoutableServer } from '../url-guard.js';
 import type { Server } from 'node:http';
 import express from 'express';
 import { configSchema } from '../../config/schema.js';
@@ -99,7 +100,7 @@ export async function startAggregator(config: AggregatorConfig, logger: Logger, 
   app.use(inner.router);
   app.use(errorHandler(logger));
 
-  const server = app.listen(config.server.port, config.server.host);
+  const server = createRoutableServer(app).listen(config.server.port, config.server.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', (e: NodeJS.ErrnoException) =>
