@@ -5,8 +5,8 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
  * HTML 404, bypassing the OperationOutcome handler. Collapsing leading slashes and refusing non-origin forms here
  * keeps "every error is an OperationOutcome" true for any request line.
  */
-export function withRoutableUrl(app: RequestListener): RequestListener {
-  return (req: IncomingMessage, res: ServerResponse) => {
+export function withRoutableUrl(app: RequestListener): RequestListener & { readonly app: RequestListener } {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     if (!url.startsWith('/')) {
       res.writeHead(400, { 'content-type': 'application/fhir+json; charset=utf-8', 'x-content-type-options': 'nosniff' });
@@ -21,6 +21,8 @@ export function withRoutableUrl(app: RequestListener): RequestListener {
     if (url.startsWith('//')) req.url = `/${url.replace(/^\/+/, '')}`;
     app(req, res);
   };
+  // The wrapped app stays reachable (the route-walk security test enumerates its routes through the server).
+  return Object.assign(listener, { app });
 }
 
 export function createRoutableServer(app: RequestListener): Server {

@@ -34,9 +34,12 @@ function walk(stack: readonly Layer[], prefix: string, out: RouteEntry[]): void 
   }
 }
 
-/** The express app behind a listening server (express apps are the server's 'request' listener). */
+/** The express app behind a listening server (its 'request' listener, possibly wrapped by the URL guard). */
 export function routesOf(server: Server): RouteEntry[] {
-  const app = server.listeners('request')[0] as unknown as { router?: { stack: Layer[] } };
+  type AppLike = { router?: { stack: Layer[] }; app?: AppLike };
+  const listener = server.listeners('request')[0] as unknown as AppLike | undefined;
+  // The listener is the express app, or the URL guard wrapping it (src/api/url-guard.ts exposes it as `.app`).
+  const app = listener?.router ? listener : listener?.app;
   if (!app?.router) throw new Error('the server has no express app as its request listener');
   const out: RouteEntry[] = [];
   walk(app.router.stack, '', out);
