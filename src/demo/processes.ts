@@ -15,6 +15,8 @@ export interface Child {
   readonly logFile: string;
   /** The JSON line the process prints once it listens (`{"listening": port, ...}`). */
   readonly ready: Promise<Record<string, number>>;
+  /** The last few KB the process printed (stdout and stderr), e.g. to see why it exited. */
+  tail(): string;
   stop(): Promise<void>;
 }
 
@@ -34,7 +36,13 @@ export function spawnFhirfed(name: string, args: readonly string[], env: NodeJS.
   const logFile = join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
   const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  const keep = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-8192);
+  };
   proc.stderr?.pipe(log);
+  proc.stderr?.on('data', keep);
+  proc.stdout?.on('data', keep);
   const ready = new Promise<Record<string, number>>((resolve, reject) => {
     let buf = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -57,6 +65,7 @@ export function spawnFhirfed(name: string, args: readonly string[], env: NodeJS.
     proc,
     logFile,
     ready,
+    tail: () => tail,
     stop: async () => {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       const exited = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -66,6 +75,27 @@ export function spawnFhirfed(name: string, args: readonly string[], env: NodeJS.
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Starts a listening process on a free port. A port found free can be taken by someone else before the child binds
+ * it (another test, another child listening on port 0): when the child reports EADDRINUSE it is started again on
+ * another port, up to `attempts` times. Any other failure is passed on as it is.
+ */
+export async function startOnFreePort(
+  start: (port: number) => Child,
+  attempts = 5,
+  pick: () => Promise<number> = freePort,
+): Promise<{ child: Child; port: number; ready: Record<string, number> }> {
+  for (let i = 1; ; i++) {
+    const port = await pick();
+    const child = start(port);
+    try {
+      return { child, port, ready: await child.ready };
+    } catch (e) {
+      if (i >= attempts || !/EADDRINUSE/.test(child.tail())) throw e;
+    }
+  }
 }
 
 /** Polls `fn` until it returns a value (not undefined) or the deadline passes. */

@@ -1,66 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
-import { trainingSpecs } from '../api/wiring/site.js';
 import { FhirfedError } from '../core/errors.js';
-import { generateKeyPair, publicKeyBase64 } from '../federation/signing.js';
-import { harmonize } from '../harmonize/harmonize.js';
-import { loadSiteMapping } from '../harmonize/mapping.js';
-import { startFhirServer, type RunningFhirServer } from '../ingest/fhir/test-server.js';
-import { MllpClient } from '../ingest/mllp/client.js';
-import { planDpSgd } from '../privacy/index.js';
-import { initialModelWeights } from '../training/index.js';
-import { demoSiteResources, generateFederation, type DemoSite } from './data/index.js';
-import { freePort, spawnFhirfed, waitFor, type Child } from './processes.js';
-import { Progress } from './progress.js';
+import type { DemoSite } from './data/index.js';
+import { DEMO_HYPER, launchFederation, type FederationOptions } from './launch.js';
+import { waitFor } from './processes.js';
+import type { Progress } from './progress.js';
 import { writeReport, type DemoReport, type HeadMetrics, type RoundRecord } from './report.js';
 
-export interface DemoOptions {
-  readonly rounds: number;
-  readonly patientsPerSite: number;
-  readonly seed: number;
-  /** Where the report folder goes; a timestamped folder inside it is created. */
-  readonly outDir: string;
-  /** Total privacy budget per site. */
-  readonly epsilon: number;
-  readonly delta: number;
-  readonly redisUrl: string;
-  readonly out: NodeJS.WritableStream;
-  /** Only these demo sites (tests); default all four. */
-  readonly siteIds?: readonly string[];
-  /** Aggregator settings a test may tighten. */
-  readonly minSites?: number;
-  readonly deadlineSeconds?: number;
-  readonly stepSeconds?: number;
-}
+export { launchFederation, type Federation, type FederationOptions } from './launch.js';
 
-/** A running demo federation: its processes, addresses and what a test needs to poke at it. */
-export interface Federation {
-  readonly reportDir: string;
-  readonly work: string;
-  readonly aggUrl: string;
-  readonly operatorToken: string;
-  readonly sites: readonly DemoSite[];
-  readonly sitesReport: DemoReport['sites'];
-  readonly statusUrls: Readonly<Record<string, string>>;
-  readonly aggregator: () => Child;
-  readonly gateways: Readonly<Record<string, Child>>;
-  /** Kills the aggregator (SIGKILL) and starts it again with the same config and data folder. */
-  restartAggregator(): Promise<void>;
-  close(): Promise<void>;
-  readonly started: Date;
-  readonly progress: Progress;
-}
+/** `fhirfed demo`'s options: the federation's (src/demo/launch.ts). */
+export type DemoOptions = FederationOptions;
 
 export interface DemoResult {
   readonly reportDir: string;
   readonly report: DemoReport;
 }
-
-const MAPPINGS = resolve(new URL('../../mappings', import.meta.url).pathname);
-const TRANSPORT: Record<string, string> = { mllp: 'HL7v2 over MLLP', 'fhir-rest': 'FHIR REST pull', 'bulk-ndjson': 'Bulk $export NDJSON' };
-const HYPER = { model: 'mlp' as const, hidden: [16], epochs: 4, batchSize: 32, learningRate: 0.02, patience: 4, holdoutFraction: 0.25, seed: 7 };
 
 interface FederationView {
   status: string;
@@ -99,210 +52,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   } finally {
     await fed.close();
   }
-}
-
-/** Starts the whole federation (data, FHIR servers, aggregator, gateways) and feeds the MLLP site. */
-export async function launchFederation(o: DemoOptions): Promise<Federation> {
-  const started = new Date();
-  const p = new Progress(o.out);
-  const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const reportDir = resolve(o.outDir, `demo-${stamp}`);
-  const work = join(reportDir, 'work');
-  mkdirSync(join(work, 'logs'), { recursive: true });
-  const children: Child[] = [];
-  const servers: RunningFhirServer[] = [];
-  const operatorToken = randomBytes(24).toString('hex');
-  writeFileSync(join(work, 'operator-tokens'), `${operatorToken} *\n`, { mode: 0o600 });
-  try {
-    p.step(`fhirfed demo: a federation of hospitals on this machine (work folder ${work})`);
-    const sites = generateFederation({ seed: o.seed, patientsPerSite: o.patientsPerSite }).filter((x) => !o.siteIds || o.siteIds.includes(x.id));
-    p.step(`generated ${sites.reduce((a, s) => a + s.truth.length, 0)} synthetic patients (ground truth: src/demo/data/GROUND-TRUTH.md)`);
-
-    // Mapping dry-run per site: what each hospital's data becomes before anything trains.
-    const sitesReport: DemoReport['sites'][number][] = [];
-    const trainRows: Record<string, number> = {};
-    let specs: ReturnType<typeof trainingSpecs> | undefined;
-    for (const s of sites) {
-      const loaded = await loadSiteMapping(MAPPINGS, s.id);
-      if (!loaded.mapping) throw new FhirfedError('FHIRFED_ERR_MAPPING_INVALID', `the shipped mappings of ${s.id} do not load`, { hint: 'run fhirfed mappings validate mappings' });
-      specs ??= trainingSpecs(loaded.mapping.schema);
-      const { rows, report } = await harmonize(demoSiteResources(s), loaded.mapping, { siteSecret: randomBytes(16).toString('hex') });
-      const predictors = loaded.mapping.schema.names.filter((n) => !loaded.mapping?.schema.labels.includes(n));
-      const fillOf = (n: string) => report.features.find((f) => f.name === n)?.fillRate ?? 0;
-      const fill = predictors.reduce((a, n) => a + fillOf(n), 0) / predictors.length;
-      const quarantined = Object.values(report.quarantine).reduce((a, b) => a + b, 0);
-      const prevalence: Record<string, number> = {};
-      for (const l of loaded.mapping.schema.labels) {
-        const vals = rows.map((r) => r.values[l]).filter((v) => v !== null && v !== undefined);
-        prevalence[l] = vals.length ? vals.filter((v) => v === true || v === 1).length / vals.length : NaN;
-      }
-      trainRows[s.id] = Math.floor(rows.length * (1 - HYPER.holdoutFraction));
-      sitesReport.push({ id: s.id, transport: TRANSPORT[s.transport] ?? s.transport, rows: rows.length, fillRate: fill, quarantined, prevalence });
-      p.line(
-        `  dry-run ${s.id.padEnd(16)} ${(TRANSPORT[s.transport] ?? s.transport).padEnd(20)} ${String(report.resources).padStart(6)} resources -> ${String(rows.length).padStart(4)} rows, fill ${(fill * 100).toFixed(0).padStart(3)}%, quarantined ${quarantined}`,
-      );
-    }
-    if (!specs) throw new FhirfedError('FHIRFED_ERR_INTERNAL', 'no demo sites');
-
-    // Keys, initial model, privacy plan.
-    const keysDir = join(work, 'keys');
-    mkdirSync(keysDir, { recursive: true });
-    const aggKey = generateKeyPair(join(keysDir, 'aggregator.key'));
-    const siteKeys = Object.fromEntries(sites.map((s) => [s.id, generateKeyPair(join(keysDir, `${s.id}.key`))]));
-    const init = await initialModelWeights(specs, HYPER);
-    writeFileSync(join(work, 'initial.f32'), Buffer.from(init.buffer, init.byteOffset, init.byteLength));
-    // Each site plans its own noise for its own sample rate, so every site stays within the same budget.
-    const noise = Object.fromEntries(
-      sites.map((s) => [
-        s.id,
-        planDpSgd({ n: trainRows[s.id] as number, batchSize: HYPER.batchSize, epochs: HYPER.epochs, rounds: o.rounds, targetEpsilon: o.epsilon * 0.95, delta: o.delta }).noiseMultiplier,
-      ]),
-    );
-    p.step(
-      `privacy: DP-SGD, clip 1.0, noise multipliers ${Object.values(noise).map((z) => z.toFixed(2)).join('/')} (planned for ${o.rounds} rounds within epsilon ${o.epsilon}, delta ${o.delta}); secure aggregation: pairwise masking`,
-    );
-
-    // Hospitals' own systems: FHIR servers on loopback for the FHIR and Bulk sites.
-    const fhirBase: Record<string, string> = {};
-    for (const s of sites.filter((x) => x.transport !== 'mllp')) {
-      const server = await startFhirServer({ resources: demoSiteResources(s) as never });
-      servers.push(server);
-      fhirBase[s.id] = server.baseUrl;
-    }
-    p.step(`started ${servers.length} hospital FHIR servers on loopback`);
-
-    // The aggregator.
-    const ports = Object.fromEntries(await Promise.all(sites.map(async (s) => [s.id, await freePort()] as const)));
-    const aggPort = await freePort();
-    const aggConfig = {
-      server: { host: '127.0.0.1', port: aggPort },
-      log: { level: 'warn' },
-      dataDir: join(work, 'aggregator'),
-      keyFile: join(keysDir, 'aggregator.key'),
-      operatorTokensFile: join(work, 'operator-tokens'),
-      pollSeconds: 2,
-      sites: sites.map((s) => ({ id: s.id, publicKey: publicKeyBase64(siteKeys[s.id] as never), statusUrl: `http://127.0.0.1:${ports[s.id]}/status` })),
-      task: {
-        name: 'demo',
-        rounds: o.rounds,
-        minSites: o.minSites ?? Math.min(3, sites.length),
-        startSites: sites.length,
-        deadlineSeconds: o.deadlineSeconds ?? 60,
-        codec: 'masking',
-        strategy: { name: 'fedavg' },
-        evaluation: { metric: 'auroc', patience: 0 },
-        hyper: { ...HYPER, hidden: [...HYPER.hidden] },
-        model: { initialFile: join(work, 'initial.f32') },
-        secagg: { maxDropouts: 1, stepSeconds: o.stepSeconds ?? 30 },
-      },
-    };
-    writeFileSync(join(work, 'aggregator.yaml'), stringify(aggConfig));
-    const startAggregator = () => spawnFhirfed('aggregator', ['aggregator', '--config', join(work, 'aggregator.yaml')], {}, join(work, 'logs'));
-    let agg = startAggregator();
-    children.push(agg);
-    await agg.ready;
-    const aggUrl = `http://127.0.0.1:${aggPort}`;
-    p.step(`aggregator listening on ${aggUrl}`);
-
-    // One gateway process per hospital.
-    for (const s of sites) {
-      const env: NodeJS.ProcessEnv = {
-        REDIS_URL: o.redisUrl,
-        FHIRFED_SITE_ID: s.id,
-        FHIRFED_SITE_SECRET: randomBytes(24).toString('hex'),
-        FHIRFED_STORAGE_DATA_DIR: join(work, s.id),
-        FHIRFED_MAPPINGS_DIR: MAPPINGS,
-        FHIRFED_SERVER_HOST: '127.0.0.1',
-        FHIRFED_SERVER_PORT: String(ports[s.id]),
-        FHIRFED_REDIS_KEY_PREFIX: `fhirfed-demo-${stamp}`,
-        FHIRFED_LOG_LEVEL: 'warn',
-        FHIRFED_AGGREGATOR_URL: aggUrl,
-        FHIRFED_AGGREGATOR_KEY_FILE: join(keysDir, `${s.id}.key`),
-        FHIRFED_AGGREGATOR_PUBLIC_KEY: publicKeyBase64(aggKey),
-        FHIRFED_AGGREGATOR_TASK: 'demo',
-        FHIRFED_AGGREGATOR_STATUS_URL: `http://127.0.0.1:${ports[s.id]}/status`,
-        FHIRFED_AGGREGATOR_FOLLOW_SECONDS: '0.5',
-        FHIRFED_AUTH_OPERATOR_TOKENS_FILE: join(work, 'operator-tokens'),
-        FHIRFED_PRIVACY_MODE: 'sample',
-        FHIRFED_PRIVACY_EPSILON: String(o.epsilon),
-        FHIRFED_PRIVACY_DELTA: String(o.delta),
-        FHIRFED_PRIVACY_CLIP_NORM: '1',
-        FHIRFED_PRIVACY_NOISE_MULTIPLIER: String(noise[s.id]),
-        // Join the rounds only once (nearly) the whole feed is harmonized: the noise was planned for these rows.
-        FHIRFED_AGGREGATOR_MIN_ROWS: String(Math.max(1, Math.floor(s.truth.length * 0.9))),
-        FHIRFED_SECAGG_SCHEME: 'masking',
-        FHIRFED_TRAINING_MODEL: HYPER.model,
-        FHIRFED_TRAINING_HIDDEN: HYPER.hidden.join(','),
-        FHIRFED_TRAINING_EPOCHS: String(HYPER.epochs),
-        FHIRFED_TRAINING_BATCH_SIZE: String(HYPER.batchSize),
-        FHIRFED_TRAINING_LEARNING_RATE: String(HYPER.learningRate),
-        FHIRFED_TRAINING_HOLDOUT_FRACTION: String(HYPER.holdoutFraction),
-        FHIRFED_TRAINING_SEED: String(HYPER.seed),
-        ...(s.transport === 'mllp' ? { FHIRFED_MLLP_ENABLED: 'true', FHIRFED_MLLP_HOST: '127.0.0.1', FHIRFED_MLLP_PORT: '0' } : {}),
-        ...(fhirBase[s.id] ? { FHIRFED_FHIR_BASE_URL: fhirBase[s.id], FHIRFED_FHIR_PULL: s.transport === 'bulk-ndjson' ? 'bulk' : 'rest' } : {}),
-      };
-      children.push(spawnFhirfed(s.id, ['serve', '--with-worker'], env, join(work, 'logs')));
-    }
-    const listening = await Promise.all(children.slice(1).map((c) => c.ready));
-    p.step(`started ${sites.length} gateway processes (each: api, MLLP or FHIR pull, training worker)`);
-
-    // Site C's interface engine sends its HL7v2 feed over MLLP.
-    const mllpSite = sites.find((s) => s.transport === 'mllp');
-    if (mllpSite?.hl7Messages) {
-      const idx = sites.indexOf(mllpSite);
-      await sendMllp(mllpSite, listening[idx]?.mllp as number, p);
-    }
-
-    const statusUrls = Object.fromEntries(sites.map((s) => [s.id, `http://127.0.0.1:${ports[s.id]}/status`]));
-    const gateways = Object.fromEntries(sites.map((s, i) => [s.id, children[i + 1] as Child]));
-    const close = async () => {
-      // Gateways first, so none of them reports the aggregator's shutdown as a failure.
-      await Promise.all(Object.values(gateways).map((c) => c.stop()));
-      await agg.stop();
-      await Promise.all(servers.map((x) => x.close()));
-    };
-    return {
-      reportDir,
-      work,
-      aggUrl,
-      operatorToken,
-      sites,
-      sitesReport,
-      statusUrls,
-      aggregator: () => agg,
-      gateways,
-      started,
-      progress: p,
-      close,
-      restartAggregator: async () => {
-        agg.proc.kill('SIGKILL');
-        await new Promise<void>((r) => (agg.proc.exitCode !== null || agg.proc.signalCode !== null ? r() : agg.proc.once('exit', () => r())));
-        agg = startAggregator();
-        await agg.ready;
-      },
-    };
-  } catch (e) {
-    await Promise.all(children.map((c) => c.stop()));
-    await Promise.all(servers.map((x) => x.close()));
-    throw e;
-  }
-}
-
-async function sendMllp(site: DemoSite, port: number, p: Progress): Promise<void> {
-  const messages = site.hl7Messages ?? [];
-  const client = await MllpClient.connect({ host: '127.0.0.1', port });
-  let aa = 0;
-  try {
-    for (let i = 0; i < messages.length; i++) {
-      const ack = await client.send(messages[i] as string);
-      if (/MSA\|(AA|CA)/.test(ack)) aa++;
-      if (i % 50 === 0 || i === messages.length - 1) p.bar(`  MLLP ${site.id}`, i + 1, messages.length, `${aa} AA`);
-    }
-  } finally {
-    await client.close();
-  }
-  p.endBar();
-  if (aa !== messages.length) p.line(`  warning: ${messages.length - aa} message(s) were not acknowledged with AA`);
 }
 
 async function getJson<T>(url: string, token: string): Promise<T> {
@@ -398,7 +147,7 @@ async function followRounds(
     title: 'fhirfed demo federation',
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
-    settings: { rounds: o.rounds, patientsPerSite: o.patientsPerSite, seed: o.seed, hyper: HYPER, codec: 'masking', privacy: 'DP-SGD', strategy: 'fedavg' },
+    settings: { rounds: o.rounds, patientsPerSite: o.patientsPerSite, seed: o.seed, hyper: { ...DEMO_HYPER, ...o.hyper }, codec: o.codec ?? 'masking', privacy: { sample: 'DP-SGD', client: 'client-level Gaussian', off: 'off' }[o.privacyMode ?? 'sample'], strategy: 'fedavg' },
     budget: { epsilon: o.epsilon, delta: o.delta },
     sites: sitesReport,
     rounds,
