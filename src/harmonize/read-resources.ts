@@ -1,11 +1,12 @@
-import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { FhirfedError } from '../core/errors.js';
+import { ndjsonItems, parseJsonFile, resourcesOf } from '../ingest/fhir/files.js';
+import { unbundle } from '../ingest/pipeline.js';
 
 /**
  * FHIR resources from files for dry runs: NDJSON (one resource per line, streamed), a JSON Bundle (its entries) or a
- * single JSON resource; a directory yields its .ndjson/.json files in name order. Bad JSON is an error naming the
+ * single JSON resource (or an array of them); a directory yields its .ndjson/.json files in name order. Bad JSON is an error naming the
  * file and line, not a crash.
  */
 
@@ -27,45 +28,18 @@ export function expandInputs(paths: readonly string[]): string[] {
   return out;
 }
 
-function invalid(file: string, line: number | undefined, message: string): FhirfedError {
-  return new FhirfedError('FHIRFED_ERR_FHIR_INVALID', message, {
-    where: { file, ...(line !== undefined ? { line } : {}) },
-    hint: 'each NDJSON line must be one JSON resource; .json files hold one resource or a Bundle',
-  });
-}
-
-function* unbundle(json: unknown): Generator<unknown> {
-  const r = json as { resourceType?: unknown; entry?: { resource?: unknown }[] };
-  if (r && r.resourceType === 'Bundle') {
-    for (const e of Array.isArray(r.entry) ? r.entry : []) if (e && typeof e === 'object' && e.resource) yield* unbundle(e.resource);
-  } else yield json;
-}
-
+/** Every resource in the files, in order. The first line or file that is not JSON is an error naming file and line. */
 export async function* readResources(paths: readonly string[]): AsyncGenerator<unknown> {
   for (const file of expandInputs(paths)) {
     if (extname(file) === '.json') {
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(file, 'utf8'));
-      } catch (e) {
-        throw invalid(file, undefined, `not valid JSON: ${(e as Error).message}`);
-      }
-      yield* unbundle(json);
+      const parsed = await parseJsonFile(file);
+      if ('error' in parsed) throw parsed.error;
+      yield* resourcesOf(parsed.json);
       continue;
     }
-    const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    let n = 0;
-    for await (const line of rl) {
-      n++;
-      if (line.trim() === '') continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch (e) {
-        rl.close();
-        throw invalid(file, n, `line is not valid JSON: ${(e as Error).message}`);
-      }
-      yield* unbundle(json);
+    for await (const item of ndjsonItems(file)) {
+      if ('error' in item) throw item.error;
+      yield* unbundle(item.json);
     }
   }
 }

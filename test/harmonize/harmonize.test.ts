@@ -60,14 +60,17 @@ describe('harmonize', () => {
     await expect(harmonize([], mapping!, { siteSecret: 'short' })).rejects.toThrow(/at least 16/);
   });
 
-  it('reads NDJSON and Bundles and names the line of bad JSON', async () => {
+  it('reads NDJSON, Bundles and arrays of resources and names the line of bad JSON', async () => {
     const nd = join(temp, 'a.ndjson');
     writeFileSync(nd, `${JSON.stringify(obs('g1', 'p1', '2339-0', 90, 'mg/dL', '2020-01-01'))}\n\n`);
     const bundle = join(temp, 'b.json');
     writeFileSync(bundle, JSON.stringify({ resourceType: 'Bundle', entry: [{ resource: obs('g2', 'p2', '2339-0', 6, 'mmol/L', '2020-01-01') }] }));
     const got: unknown[] = [];
-    for await (const r of readResources([nd, bundle])) got.push(r);
-    expect(got).toHaveLength(2);
+    // The same file forms the ingest reads: a JSON array of resources, and a UTF-8 BOM before the JSON.
+    const arr = join(temp, 'c.json');
+    writeFileSync(arr, `\ufeff${JSON.stringify([obs('g3', 'p3', '2339-0', 100, 'mg/dL', '2020-01-01'), obs('g4', 'p4', '2339-0', 5, 'mmol/L', '2020-01-01')])}`);
+    for await (const r of readResources([nd, bundle, arr])) got.push(r);
+    expect(got.map((r) => (r as { id: string }).id)).toEqual(['g1', 'g2', 'g3', 'g4']);
     const bad = join(temp, 'bad.ndjson');
     writeFileSync(bad, '{"resourceType":"Patient"}\n{oops\n');
     await expect(async () => {

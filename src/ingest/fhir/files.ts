@@ -18,36 +18,59 @@ function invalidJson(file: string, line: number | undefined, e: unknown): Fhirfe
   });
 }
 
-/** Lines of an NDJSON file as entries (blank lines skipped). */
-export async function* ndjsonEntries(file: string, source = file): AsyncGenerator<LedgerEntry> {
+/** One NDJSON line: its parsed JSON, or the text and why it is not JSON. */
+export type NdjsonItem = { readonly line: number; readonly json: unknown } | { readonly line: number; readonly text: string; readonly error: FhirfedError };
+
+/** The non-blank lines of an NDJSON file, streamed (a 1 GB Bulk export never sits in memory). */
+export async function* ndjsonItems(file: string): AsyncGenerator<NdjsonItem> {
   const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
-  for await (const line of rl) {
-    n++;
-    if (line.trim() === '') continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (e) {
-      yield deadFhirEntry(line, invalidJson(file, n, e), source);
-      continue;
+  try {
+    for await (const line of rl) {
+      n++;
+      if (line.trim() === '') continue;
+      try {
+        yield { line: n, json: JSON.parse(n === 1 && line.charCodeAt(0) === 0xfeff ? line.slice(1) : line) };
+      } catch (e) {
+        yield { line: n, text: line, error: invalidJson(file, n, e) };
+      }
     }
-    for (const r of unbundle(json)) yield fhirEntry(r, source, `${file}:${n}`);
+  } finally {
+    rl.close();
+  }
+}
+
+/** A JSON file's content: Bundle, array of resources, or one resource (a UTF-8 BOM is dropped). */
+export async function parseJsonFile(file: string): Promise<{ readonly json: unknown; readonly text: string } | { readonly text: string; readonly error: FhirfedError }> {
+  const text = await readText(file);
+  try {
+    return { json: JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text), text };
+  } catch (e) {
+    return { text, error: invalidJson(file, undefined, e) };
+  }
+}
+
+/** The resources in parsed JSON: a Bundle's entries (nested Bundles flattened), an array's items, or itself. */
+export function* resourcesOf(json: unknown): Generator<unknown> {
+  for (const item of Array.isArray(json) ? json : [json]) yield* unbundle(item);
+}
+
+/** Lines of an NDJSON file as entries (blank lines skipped). */
+export async function* ndjsonEntries(file: string, source = file): AsyncGenerator<LedgerEntry> {
+  for await (const item of ndjsonItems(file)) {
+    if ('error' in item) yield deadFhirEntry(item.text, item.error, source);
+    else for (const r of unbundle(item.json)) yield fhirEntry(r, source, `${file}:${item.line}`);
   }
 }
 
 /** A JSON file: Bundle, array of resources, or one resource. A file that is not JSON at all is one dead letter. */
 export async function* jsonFileEntries(file: string, source = file): AsyncGenerator<LedgerEntry> {
-  const text = await readText(file);
-  let json: unknown;
-  try {
-    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (e) {
-    yield deadFhirEntry(text, invalidJson(file, undefined, e), source);
+  const parsed = await parseJsonFile(file);
+  if ('error' in parsed) {
+    yield deadFhirEntry(parsed.text, parsed.error, source);
     return;
   }
-  const items = Array.isArray(json) ? json : [json];
-  for (const item of items) for (const r of unbundle(item)) yield fhirEntry(r, source, file);
+  for (const r of resourcesOf(parsed.json)) yield fhirEntry(r, source, file);
 }
 
 export async function readText(file: string): Promise<string> {
