@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../../src/demo/processes.js';
+import { waitFor } from '../../src/demo/processes.js';
 import { gatewayStatus, startDrillFederation, type DrillFederation } from '../helpers/drills/federation.js';
 import { postsWithField, startRecordingProxy, type RecordingProxy } from '../helpers/drills/proxy.js';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../helpers/drills/redis.js';
@@ -30,7 +30,7 @@ afterEach(async () => {
 
 async function drill(persistent: boolean): Promise<void> {
   dir = mkdtempSync(join(tmpdir(), 'fhirfed-redis-drill-'));
-  redis = await startPrivateRedis({ port: await freePort(), dir, persistent });
+  redis = await startPrivateRedis({ dir, persistent });
   const r = redis;
   fed = await startDrillFederation({
     sites: ['hospital-b'],

@@ -4,6 +4,7 @@
  * production Redis behind BullMQ should run with; without it a restart loses every job.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { freePort } from '../../../src/demo/processes.js';
 
 export interface PrivateRedis {
   readonly port: number;
@@ -15,7 +16,18 @@ export interface PrivateRedis {
 
 export const redisServerAvailable = spawnSync('redis-server', ['--version']).status === 0;
 
-export async function startPrivateRedis(o: { port: number; dir: string; persistent: boolean }): Promise<PrivateRedis> {
+/** Starts it on a free port; a port taken between the check and redis-server's bind is replaced by another. */
+export async function startPrivateRedis(o: { dir: string; persistent: boolean }): Promise<PrivateRedis> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOn({ ...o, port: await freePort() });
+    } catch (e) {
+      if (attempt >= 5 || !/Address already in use/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOn(o: { port: number; dir: string; persistent: boolean }): Promise<PrivateRedis> {
   let proc: ChildProcess | undefined;
   const args = ['--port', String(o.port), '--bind', '127.0.0.1', '--dir', o.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'yes'];
   if (o.persistent) args.push('--appendonly', 'yes', '--appendfsync', 'always');
