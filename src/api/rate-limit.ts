@@ -26,36 +26,69 @@ interface Bucket {
 }
 
 /** The client key: the socket (or, with trust proxy, forwarded) address. */
-function clientOf(req: Request): string {
+export function clientOf(req: Request): string {
   return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * Token buckets keyed by client: each key holds up to `burst` tokens, refilled at `perSecond`. The map forgets the
+ * least recently seen keys beyond `maxClients`, so a flood of addresses cannot grow it without bound.
+ */
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly burst: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly perSecond: number,
+    burst: number,
+    private readonly maxClients = 10_000,
+    now: () => number = Date.now,
+  ) {
+    this.burst = Math.max(1, burst);
+    this.now = now;
+  }
+
+  private bucket(key: string): Bucket {
+    const t = this.now();
+    const b = this.buckets.get(key) ?? { tokens: this.burst, at: t };
+    b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
+    b.at = t;
+    // Re-insert so the Map's order is least-recently-seen first, which is the eviction order.
+    this.buckets.delete(key);
+    this.buckets.set(key, b);
+    while (this.buckets.size > this.maxClients) this.buckets.delete(this.buckets.keys().next().value as string);
+    return b;
+  }
+
+  /** Seconds until `key` has a token again (0: it has one now). */
+  wait(key: string): number {
+    const b = this.bucket(key);
+    return b.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - b.tokens) / this.perSecond));
+  }
+
+  /** Takes a token: 0 when there was one, else the seconds to wait (nothing taken). */
+  take(key: string): number {
+    const w = this.wait(key);
+    if (w === 0) (this.buckets.get(key) as Bucket).tokens -= 1;
+    return w;
+  }
 }
 
 export function rateLimiter(o: RateLimitOptions): RequestHandler {
   if (o.requestsPerSecond <= 0) return (_req, _res, next) => next();
-  const buckets = new Map<string, Bucket>();
-  const max = o.maxClients ?? 10_000;
-  const now = o.now ?? Date.now;
+  const buckets = new TokenBuckets(o.requestsPerSecond, o.burst, o.maxClients, o.now);
   const burst = Math.max(1, o.burst);
   return (req, res, next) => {
     if (EXEMPT.has(req.path)) {
       next();
       return;
     }
-    const key = clientOf(req);
-    const t = now();
-    const b = buckets.get(key) ?? { tokens: burst, at: t };
-    b.tokens = Math.min(burst, b.tokens + ((t - b.at) / 1000) * o.requestsPerSecond);
-    b.at = t;
-    // Re-insert so the Map's order is least-recently-seen first, which is the eviction order.
-    buckets.delete(key);
-    buckets.set(key, b);
-    while (buckets.size > max) buckets.delete(buckets.keys().next().value as string);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    const retryAfter = buckets.take(clientOf(req));
+    if (retryAfter === 0) {
       next();
       return;
     }
-    const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / o.requestsPerSecond));
     res.setHeader('Retry-After', String(retryAfter));
     next(
       new FhirfedError('FHIRFED_ERR_RATE_LIMITED', `too many requests from this client (limit ${o.requestsPerSecond}/s, burst ${burst})`, {

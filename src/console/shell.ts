@@ -11,6 +11,7 @@ import type { Router} from 'express';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import { FhirfedError, formatLocation, isFhirfedError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { clientOf, TokenBuckets } from '../api/rate-limit.js';
 import type { OperatorTokens } from '../federation/auth.js';
 import { errorBox, esc, page, type NavItem } from './html.js';
 import type { SessionCodec} from './session.js';
@@ -31,6 +32,11 @@ export interface ConsoleShellOptions {
   readonly logger: Logger;
   /** Largest form body (the workbench posts messages). @defaultValue 2 MiB */
   readonly bodyLimitBytes?: number;
+  /**
+   * Failed logins allowed per client address before it must wait, and how many more it earns per minute.
+   * @defaultValue { burst: 5, perMinute: 5 }
+   */
+  readonly loginFailures?: { readonly burst: number; readonly perMinute: number };
 }
 
 interface Locals {
@@ -72,7 +78,13 @@ function sameOrigin(req: Request): boolean {
 }
 
 export class ConsoleShell {
-  constructor(private readonly o: ConsoleShellOptions) {}
+  /** Failed logins per client: guessing tokens through the form is slowed to a few tries a minute. */
+  private readonly failures: TokenBuckets;
+
+  constructor(private readonly o: ConsoleShellOptions) {
+    const f = o.loginFailures ?? { burst: 5, perMinute: 5 };
+    this.failures = new TokenBuckets(f.perMinute / 60, f.burst);
+  }
 
   /** Headers, body parser, /login, /logout and the guard; pages mounted after this are authenticated. */
   install(r: Router): void {
@@ -107,9 +119,19 @@ ${configured ? '' : errorBox('no operator tokens are configured, so nobody can l
   }
 
   private login(req: Request, res: Response): void {
+    const client = clientOf(req);
+    const wait = this.failures.wait(client);
+    if (wait > 0) {
+      // Checked before the token: while an address is throttled even the right token is not tried.
+      res.setHeader('Retry-After', String(wait));
+      this.o.logger.warn({ path: req.originalUrl }, 'console login throttled after repeated failures');
+      this.loginPage(req, res, 429, `too many failed logins from this address; try again in ${wait} s`);
+      return;
+    }
     const token = (req.body as Record<string, unknown> | undefined)?.token;
     const scopes = typeof token === 'string' && token.length > 0 ? this.o.operatorTokens?.check(token.trim()) : undefined;
     if (!scopes) {
+      this.failures.take(client);
       this.o.logger.info({ path: req.originalUrl }, 'console login refused');
       this.loginPage(req, res, 401, 'that token is not valid here');
       return;

@@ -251,3 +251,23 @@ describe('every console page', () => {
     expect(result).toMatch(/http:\/\/loinc\.org|urn:fhirfed/);
   });
 });
+
+// Last in the file: it leaves the aggregator console throttled for this client address.
+describe('login throttling', () => {
+  it('answers 429 with Retry-After after five failed logins from one address, even for the right token', async () => {
+    const attempt = (token: string) =>
+      fetch(`${world.aggregatorBase}/console/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await attempt(`wrong-token-number-${i}-xxxxxxxx`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    const throttled = await attempt('wrong-token-number-5-xxxxxxxx');
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await throttled.text()).toMatch(/too many failed logins/);
+    const right = await attempt(TOKEN);
+    expect(right.status).toBe(429);
+    expect(right.headers.get('set-cookie')).toBeNull();
+    // The gateway console keeps its own count: one failure there earlier in this file, so it still lets the token in.
+    expect((await fetch(`${world.gatewayBase}/console/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: TOKEN }) })).status).toBe(303);
+  });
+});
