@@ -11,6 +11,7 @@ import { register as registerTrain } from './commands/train.js';
 import { register as registerStatus } from './commands/status.js';
 import { register as registerPrivacy } from './commands/privacy.js';
 import { register as registerDemo } from './commands/demo.js';
+import { register as registerSecagg } from './commands/secagg.js';
 import { VERSION } from '../core/version.js';
 
 /** Builds the `fhirfed` command tree. Each command lives in its own file under ./commands. */
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     registerStatus,
     registerPrivacy,
     registerDemo,
+    registerSecagg,
   ]) {
     register(program);
   }

@@ -130,10 +130,27 @@ export const configSchema = z
       .prefault({}),
     secagg: z
       .object({
-        scheme: z.enum(['masking', 'paillier', 'plain']).default('masking').describe('secure aggregation codec'),
+        scheme: z.enum(['masking', 'paillier', 'plain']).default('masking').describe('secure aggregation codec (must match the aggregator\'s task.codec)'),
         maxDropouts: z.number().int().min(0).default(1).describe('sites that may drop after key exchange with the sum still recovered'),
+        paillierPublicKeyFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('scheme paillier: the federation\'s Paillier public key (paillier.pub.json from `fhirfed secagg paillier-keygen`)'),
+        paillierPrivateKeyFile: secretFile.describe(
+          'scheme paillier: the federation\'s Paillier private key (paillier.key.json); only on sites allowed to decrypt the aggregate',
+        ),
       })
       .strict()
+      .superRefine((s, ctx) => {
+        if (s.scheme === 'paillier' && !s.paillierPublicKeyFile) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['paillierPublicKeyFile'],
+            message: 'secagg.scheme paillier needs secagg.paillierPublicKeyFile (create the federation key pair with `fhirfed secagg paillier-keygen --out DIR`)',
+          });
+        }
+      })
       .prefault({}),
     aggregator: z
       .object({

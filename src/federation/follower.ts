@@ -7,8 +7,9 @@
  * re-submits. Federation never imports the trainer (architecture rule 4); everything is injected.
  *
  * The encoder is this site's policy: a round announcing another codec is not followed (a gateway configured for
- * masking never sends its update in the clear). With a MaskingEncoder `submit` runs the interactive secure
- * aggregation protocol for the round (secure-client.ts) and resolves when this site's part is done.
+ * masking never sends its update in the clear). With an interactive encoder (MaskingEncoder, secure-client.ts;
+ * PaillierEncoder, paillier-client.ts) `submit` runs the secure aggregation protocol for the round and resolves
+ * when this site's part is done.
  */
 import { isFhirfedError, type FhirfedError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -17,7 +18,7 @@ import type { UpdateEncoder } from './codec.js';
 import { RemoteError } from './http.js';
 import type { RoundLedger } from './ledger.js';
 import type { EvaluationReport, QualityStats, RoundAnnouncement } from './messages.js';
-import type { MaskingEncoder } from './secure-client.js';
+import type { InteractiveEncoder } from './secure-client.js';
 
 export interface TrainingRequest {
   readonly task: string;
@@ -40,8 +41,11 @@ export interface RoundFollowerOptions {
   readonly client: AggregatorClient;
   readonly task: string;
   readonly ledger: RoundLedger;
-  /** `new PlainCodec()` (updates in the clear) or `new MaskingEncoder({ signingKey, ... })` (secure aggregation). */
-  readonly encoder: UpdateEncoder | MaskingEncoder;
+  /**
+   * `new PlainCodec()` (updates in the clear), or an interactive secure-aggregation encoder:
+   * `new MaskingEncoder({ signingKey, ... })` or `new PaillierEncoder({ publicKey, privateKey?, ... })`.
+   */
+  readonly encoder: UpdateEncoder | InteractiveEncoder;
   readonly startTraining: (req: TrainingRequest) => Promise<void>;
   readonly evaluate?: (model: GlobalModel, round: RoundAnnouncement) => Promise<EvaluationReport['heads'] | undefined>;
   /** Sent with the registration so the aggregator can poll GET /status. */
@@ -168,7 +172,7 @@ export class RoundFollower {
     }
   }
 
-  private async submitSecure(encoder: MaskingEncoder, u: LocalUpdate): Promise<SubmitResult> {
+  private async submitSecure(encoder: InteractiveEncoder, u: LocalUpdate): Promise<SubmitResult> {
     const { client, ledger } = this.o;
     try {
       const r = await encoder.run(client, { task: u.task, round: u.round, delta: u.delta, numSamples: u.numSamples });

@@ -13,8 +13,9 @@
  */
 import { FhirfedError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { MaskingCodec } from '../secagg/index.js';
+import { MaskingCodec, type SiteSession } from '../secagg/index.js';
 import type { AggregatorClient } from './client.js';
+import type { CodecScheme } from './messages.js';
 import { SECURE_STEPS, secaggRoundId, toSecAggParams, weightedVector, type SecureStep } from './secure-protocol.js';
 
 export interface MaskingEncoderOptions {
@@ -45,9 +46,64 @@ export interface SecureResult {
   readonly reason?: string;
 }
 
+/** An encoder that runs a multi-step protocol for the round (masking, paillier); the follower calls `run`. */
+export interface InteractiveEncoder {
+  readonly scheme: CodecScheme;
+  readonly interactive: true;
+  run(client: AggregatorClient, u: SecureSubmission): Promise<SecureResult>;
+}
+
+export interface RelayOptions {
+  /** Delay between polls of a step still open. @defaultValue 1000 ms */
+  readonly pollMs?: number | undefined;
+  /** How long past a step's deadline to wait for the aggregator to close it before giving up. @defaultValue 30 s */
+  readonly graceMs?: number | undefined;
+  readonly logger: Logger;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export class MaskingEncoder {
+/**
+ * Sends a site session's messages step by step through the relay, feeding each step's routed answer to the next.
+ * Throws when nothing was sent yet (the caller may retry from scratch); once a message is out, a failure is
+ * reported as `incomplete` because a fresh attempt would need a new message, which the aggregator refuses for a
+ * step already sent. A session that returns null is done (e.g. a Paillier site that does not decrypt).
+ */
+export async function relaySession(client: AggregatorClient, u: Pick<SecureSubmission, 'task' | 'round'>, steps: readonly SecureStep[], session: SiteSession, o: RelayOptions): Promise<SecureResult> {
+  let incoming: unknown;
+  let sent = false;
+  try {
+    for (const [i, step] of steps.entries()) {
+      const message = await session.next(incoming);
+      if (message === null) break;
+      await client.secaggSend(u.task, u.round, step, message);
+      sent = true;
+      if (i === steps.length - 1) break;
+      incoming = await awaitStep(client, u.task, u.round, step, o);
+    }
+  } catch (e) {
+    if (!sent) throw e;
+    const reason = e instanceof Error ? e.message : String(e);
+    o.logger.warn({ task: u.task, round: u.round, reason }, 'secure aggregation stopped for this site; it counts as dropped');
+    return { outcome: 'incomplete', reason };
+  }
+  return { outcome: 'accepted' };
+}
+
+async function awaitStep(client: AggregatorClient, task: string, round: number, step: SecureStep, o: RelayOptions): Promise<unknown> {
+  for (;;) {
+    const r = await client.secaggFetch(task, round, step);
+    if (r.status === 'ready') return r.message;
+    if (Date.now() > Date.parse(r.deadline) + (o.graceMs ?? 30_000)) {
+      throw new FhirfedError('FHIRFED_ERR_FEDERATION', `the aggregator did not close the ${step} step of round ${round} by its deadline ${r.deadline}`, {
+        hint: 'the aggregator may be overloaded or restarted; the site follows the next round',
+      });
+    }
+    await sleep(o.pollMs ?? 1000);
+  }
+}
+
+export class MaskingEncoder implements InteractiveEncoder {
   readonly scheme = 'masking' as const;
   readonly interactive = true as const;
   private readonly logger: Logger;
@@ -63,40 +119,15 @@ export class MaskingEncoder {
    */
   async run(client: AggregatorClient, u: SecureSubmission): Promise<SecureResult> {
     const info = await client.secaggInfo(u.task, u.round);
+    if (info.scheme !== 'masking') {
+      throw new FhirfedError('FHIRFED_ERR_SECAGG', `round ${u.round} runs ${info.scheme} secure aggregation; this site is set up for masking`, {
+        hint: 'the gateway\'s secagg.scheme must match the aggregator\'s task.codec',
+      });
+    }
     const vector = weightedVector(u.delta, u.numSamples, info.params, info.selected.length);
     const roster = this.o.roster ?? info.roster;
     const codec = new MaskingCodec(secaggRoundId(info.task, info.round, info.session), roster, toSecAggParams(info.params), () => this.o.signingKey);
     const session = codec.siteSession(client.site, vector);
-    let incoming: unknown;
-    let sent = false;
-    try {
-      for (const [i, step] of SECURE_STEPS.entries()) {
-        const message = await session.next(incoming);
-        if (message === null) break;
-        await client.secaggSend(u.task, u.round, step, message);
-        sent = true;
-        if (i === SECURE_STEPS.length - 1) break;
-        incoming = await this.awaitStep(client, u.task, u.round, step);
-      }
-    } catch (e) {
-      if (!sent) throw e;
-      const reason = e instanceof Error ? e.message : String(e);
-      this.logger.warn({ task: u.task, round: u.round, reason }, 'secure aggregation stopped for this site; it counts as dropped');
-      return { outcome: 'incomplete', reason };
-    }
-    return { outcome: 'accepted' };
-  }
-
-  private async awaitStep(client: AggregatorClient, task: string, round: number, step: SecureStep): Promise<unknown> {
-    for (;;) {
-      const r = await client.secaggFetch(task, round, step);
-      if (r.status === 'ready') return r.message;
-      if (Date.now() > Date.parse(r.deadline) + (this.o.graceMs ?? 30_000)) {
-        throw new FhirfedError('FHIRFED_ERR_FEDERATION', `the aggregator did not close the ${step} step of round ${round} by its deadline ${r.deadline}`, {
-          hint: 'the aggregator may be overloaded or restarted; the site follows the next round',
-        });
-      }
-      await sleep(this.o.pollMs ?? 1000);
-    }
+    return relaySession(client, u, SECURE_STEPS, session, { pollMs: this.o.pollMs, graceMs: this.o.graceMs, logger: this.logger });
   }
 }

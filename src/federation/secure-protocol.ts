@@ -1,7 +1,9 @@
 /**
- * What the gateway and the aggregator agree on to run secure aggregation over HTTP: the steps of each scheme, the
- * relay wire messages (validated with zod like every federation message), the round id bound into every secagg
- * message, and the layout of the vector that is summed.
+ * What the gateway and the aggregator agree on to run secure aggregation over HTTP (pairwise masking or Paillier;
+ * the round info names the scheme and its steps): the steps of each scheme, the relay wire messages (validated with
+ * zod like every federation message), the round id bound into every secagg message, and the layout of the vector
+ * that is summed (the same for both schemes; Paillier's packing has per-sum headroom, so the masking range check
+ * below is the stricter of the two and is applied to both).
  *
  * Weighting (FedAvg by samples) inside the secure sum: a site with n samples sends the vector
  *
@@ -12,7 +14,7 @@
  * than n keeps values inside the fixed-point range of src/secagg/fixedpoint.ts: |w·Δ_j| must stay below
  * maxAbs = floor((2^31 - 1) / sites) / 2^f (10922 for 3 sites, 3276 for 10 at f = 16); a clipped update (|Δ_j| <=
  * clip norm) from a site with n <= 100·sampleScale fits for up to ~30 sites. A site checks this before it advertises
- * keys and refuses with a clear error otherwise.
+ * keys (or encrypts) and refuses with a clear error otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -20,12 +22,18 @@ import { FhirfedError } from '../core/errors.js';
 import { FixedPointCodec, type SecAggParams } from '../secagg/index.js';
 import { siteIdSchema, taskSchema, WIRE_VERSION } from './messages.js';
 
+/** The steps of pairwise masking. */
 export const SECURE_STEPS = ['advertise', 'shares', 'masked', 'unmask'] as const;
-export type SecureStep = (typeof SECURE_STEPS)[number];
+/** The steps of Paillier: every site sends its ciphertexts; one site holding the private key decrypts the sum. */
+export const PAILLIER_STEPS = ['ciphertexts', 'decrypt'] as const;
+export const ALL_SECURE_STEPS = [...SECURE_STEPS, ...PAILLIER_STEPS] as const;
+export type SecureStep = (typeof ALL_SECURE_STEPS)[number];
+export type SecureScheme = 'masking' | 'paillier';
+export const STEPS_OF: Readonly<Record<SecureScheme, readonly SecureStep[]>> = { masking: SECURE_STEPS, paillier: PAILLIER_STEPS };
 /** Steps whose senders can still contribute to the sum: a round with fewer than minSites of them fails early. */
-export const CONTRIBUTOR_STEPS: ReadonlySet<SecureStep> = new Set(['advertise', 'shares', 'masked']);
+export const CONTRIBUTOR_STEPS: ReadonlySet<SecureStep> = new Set(['advertise', 'shares', 'masked', 'ciphertexts']);
 
-export const secureStepSchema = z.enum(SECURE_STEPS);
+export const secureStepSchema = z.enum(ALL_SECURE_STEPS);
 const v = z.literal(WIRE_VERSION);
 const round = z.number().int().min(0);
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
@@ -43,14 +51,31 @@ export const secureParamsSchema = z
   .strict();
 export type SecureParams = z.infer<typeof secureParamsSchema>;
 
-/** GET /v1/secagg/:task/:round: what a site needs to join the protocol. */
+/** Paillier only: which federation key the round expects and how the plaintext is packed. */
+export const paillierRoundSchema = z
+  .object({
+    /** SHA-256 (hex) of the public key's n: a site refuses a round run under another key. */
+    keyFingerprint: z.string().regex(/^[0-9a-f]{64}$/),
+    /** Slot headroom of the packing: the most updates the aggregate may sum (the selected sites). */
+    maxSummands: z.number().int().min(1).max(255),
+  })
+  .strict();
+
+/**
+ * GET /v1/secagg/:task/:round: what a site needs to join the protocol. With paillier, `params.maxDropouts` is 0 and
+ * `params.graph` complete (they describe masking only), `roster` is empty and `paillier` is set.
+ */
 export const secureRoundInfoSchema = z
   .object({
     v,
     type: z.literal('secagg-round'),
     task: taskSchema,
     round,
-    scheme: z.literal('masking'),
+    scheme: z.enum(['masking', 'paillier']),
+    /** The scheme's steps in order (STEPS_OF). */
+    steps: z.array(secureStepSchema).min(1).max(8),
+    /** Contributions the aggregate must sum at least (a paillier decrypting site checks the aggregate's count). */
+    minSites: z.number().int().min(1),
     /** Random per secure round: binds every secagg message to this run of this round. */
     session: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/),
     step: secureStepSchema.or(z.literal('done')),
@@ -59,8 +84,14 @@ export const secureRoundInfoSchema = z
     /** ed25519 public keys (base64) of the selected sites, as registered at the aggregator. */
     roster: z.record(siteIdSchema, b64),
     selected: z.array(siteIdSchema).max(255),
+    paillier: paillierRoundSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((info, ctx) => {
+    if (info.steps.join() !== STEPS_OF[info.scheme].join()) ctx.addIssue({ code: 'custom', path: ['steps'], message: `the ${info.scheme} steps are ${STEPS_OF[info.scheme].join(', ')}` });
+    if ((info.scheme === 'paillier') !== (info.paillier !== undefined)) ctx.addIssue({ code: 'custom', path: ['paillier'], message: 'present exactly when the scheme is paillier' });
+    if (info.step !== 'done' && !info.steps.includes(info.step)) ctx.addIssue({ code: 'custom', path: ['step'], message: `not a step of ${info.scheme}` });
+  });
 export type SecureRoundInfo = z.infer<typeof secureRoundInfoSchema>;
 
 /** POST /v1/secagg/:task/:round/:step body. The message itself is validated by src/secagg. */
@@ -97,14 +128,17 @@ export function toSecAggParams(p: SecureParams): SecAggParams {
 
 /**
  * Largest accepted relay body per step: the masked input is 4 bytes per value in base64 plus a small header;
- * keys, shares and unmask messages grow with the number of sites (at most 255 per round).
+ * keys, shares and unmask messages grow with the number of sites (at most 255 per round). Paillier ciphertexts
+ * are `ciphertexts` hex strings of at most `ciphertextHexChars` characters (n^2 in hex) each; the decrypted sum is
+ * 4 bytes per value in base64 like the masked input.
  */
-export function maxRelayBytes(step: SecureStep, vectorLength: number): number {
-  return step === 'masked' ? 4 * Math.ceil((vectorLength * 4) / 3) + 8192 : 256 * 1024;
+export function maxRelayBytes(step: SecureStep, vectorLength: number, paillier?: { ciphertexts: number; ciphertextHexChars: number }): number {
+  if (step === 'ciphertexts' && paillier) return paillier.ciphertexts * (paillier.ciphertextHexChars + 3) + 8192;
+  return step === 'masked' || step === 'decrypt' ? 4 * Math.ceil((vectorLength * 4) / 3) + 8192 : 256 * 1024;
 }
 
 /** [w·Δ, w] with w = numSamples / sampleScale, checked against the fixed-point range for `sites` summands. */
-export function weightedVector(delta: Float32Array, numSamples: number, p: SecureParams, sites: number): Float32Array {
+export function weightedVector(delta: Float32Array, numSamples: number, p: Pick<SecureParams, 'vectorLength' | 'sampleScale' | 'fractionalBits'>, sites: number): Float32Array {
   if (delta.length + 1 !== p.vectorLength) {
     throw new FhirfedError('FHIRFED_ERR_VALIDATION', `the update has ${delta.length} values, the round expects ${p.vectorLength - 1}`, {
       hint: 'the site and the aggregator disagree on the model size: check that they run the same model architecture',

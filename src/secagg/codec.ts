@@ -6,7 +6,8 @@
  *
  *   plain:    site -> update                                      => sum
  *   masking:  advertise -> keys -> shares -> inbox -> masked -> unmask-request -> unmask => sum
- *   paillier: site -> ciphertexts => encrypted sum to the decrypting site -> decrypted sum => sum
+ *   paillier: site -> ciphertexts => encrypted sum to the decrypting site -> decrypted sum => sum (only that site
+ *             answers the second step)
  *
  * All messages are JSON-serialisable and validated on receipt; the federation layer only routes them.
  */
@@ -14,14 +15,15 @@ import type { PrivateKey } from 'paillier-bigint';
 import { z } from 'zod';
 import { SecAggClient, type SecAggClientOptions } from './client.js';
 import { parseWire, secaggError } from './messages.js';
-import type { PaillierCodec, PaillierPayload } from './paillier.js';
+import { paillierPayloadSchema, type PaillierCodec, type PaillierPayload } from './paillier.js';
 import { SecAggServer, type SecAggServerOptions } from './server.js';
 
 export type CodecScheme = 'plain' | 'masking' | 'paillier';
 
 /** What the aggregator does after closing a step. */
 export type Advance =
-  | { readonly kind: 'send'; readonly messages: ReadonlyMap<string, unknown> }
+  /** `expect`: the sites the next step waits for (default: the senders of the step just closed). */
+  | { readonly kind: 'send'; readonly messages: ReadonlyMap<string, unknown>; readonly expect?: readonly string[] }
   | { readonly kind: 'done'; readonly sum: Float32Array; readonly contributors: readonly string[] };
 
 export interface SiteSession {
@@ -152,33 +154,81 @@ export class MaskingCodec implements UpdateCodec {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// paillier: additively homomorphic encryption; a designated site holding the private key decrypts the sum.
+// paillier: additively homomorphic encryption; one site holding the private key decrypts the sum.
+//
+//   site -> { paillier-ciphertexts: payload, canDecrypt }         (every site)
+//   aggregator adds the payloads (public key only) and picks the decrypting site: the first, in sorted order, of
+//   the senders that announced canDecrypt
+//   aggregator -> decrypting site { paillier-route: decrypt, aggregate }; every other sender { paillier-route: wait }
+//   decrypting site: checks count >= minSites, decrypts -> { paillier-sum }  => sum
 
-const decryptedSchema = z.object({ v: z.literal(1), scheme: z.literal('paillier-sum'), data: z.string() }).strict();
+const siteId = z.string().min(1).max(128);
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+export const paillierCiphertextsSchema = z
+  .object({ v: z.literal(1), type: z.literal('paillier-ciphertexts'), sender: siteId, canDecrypt: z.boolean(), payload: paillierPayloadSchema })
+  .strict();
+export const paillierRouteSchema = z.discriminatedUnion('role', [
+  z.object({ v: z.literal(1), type: z.literal('paillier-route'), role: z.literal('decrypt'), aggregate: paillierPayloadSchema }).strict(),
+  z.object({ v: z.literal(1), type: z.literal('paillier-route'), role: z.literal('wait'), decryptor: siteId }).strict(),
+]);
+export const paillierSumSchema = z
+  .object({ v: z.literal(1), type: z.literal('paillier-sum'), sender: siteId, count: z.number().int().positive(), data: b64 })
+  .strict();
+export type PaillierRoute = z.infer<typeof paillierRouteSchema>;
+
+export interface PaillierSessionOptions {
+  /** Present at sites allowed to decrypt; the aggregator never has it. */
+  readonly privateKey?: PrivateKey | undefined;
+  /** A decrypting site refuses an aggregate of fewer contributions. @defaultValue 2 */
+  readonly minSites?: number;
+  /** Aggregator side: the number of values every payload must have. */
+  readonly length?: number;
+}
+
+/**
+ * Site side of the decryption: refuses an aggregate that sums fewer than `minSites` contributions (the only check a
+ * site can make that the aggregator is not asking it to decrypt one site's update; it trusts the count the
+ * aggregator wrote, see the trust model in paillier.ts), more than the packing's headroom, or of the wrong length.
+ */
+export function decryptAggregate(codec: PaillierCodec, privateKey: PrivateKey, aggregate: unknown, o: { minSites: number; length: number }): Float32Array {
+  const a = parseWire(paillierPayloadSchema, aggregate, 'Paillier aggregate');
+  if (a.count < o.minSites) {
+    throw secaggError(`refusing to decrypt an aggregate of ${a.count} contribution(s): the round's minSites is ${o.minSites}`, 'an aggregate below minSites could be a single site\'s update; the aggregator is not behaving as agreed');
+  }
+  if (2 ** (codec.slotBits - 32) < a.count) throw secaggError(`the aggregate sums ${a.count} contributions, beyond the packing headroom of ${2 ** (codec.slotBits - 32)}`);
+  if (a.length !== o.length) throw secaggError(`the aggregate has ${a.length} values, this round's vector has ${o.length}`);
+  return codec.decrypt(a, privateKey);
+}
 
 export class PaillierUpdateCodec implements UpdateCodec {
   readonly scheme = 'paillier' as const;
+  private readonly minSites: number;
 
   constructor(
     private readonly codec: PaillierCodec,
-    /** The site that decrypts the aggregate this round. */
-    private readonly decryptor: string,
-    /** Present at sites only; the aggregator never has it. */
-    private readonly privateKey?: PrivateKey,
-  ) {}
+    private readonly o: PaillierSessionOptions = {},
+  ) {
+    this.minSites = o.minSites ?? 2;
+  }
 
   siteSession(siteId: string, update: Float32Array): SiteSession {
     let step = 0;
     return {
       scheme: 'paillier',
       next: async (msg) => {
-        if (step++ === 0) return this.codec.encrypt(update);
-        if (step === 2 && siteId === this.decryptor && msg !== undefined) {
-          if (!this.privateKey) throw secaggError(`site ${siteId} is the decryptor but has no Paillier private key`, 'distribute the federation key to the sites');
-          const sum = this.codec.decrypt(msg, this.privateKey);
-          return { v: 1, scheme: 'paillier-sum', data: Buffer.from(sum.buffer).toString('base64') };
+        switch (step++) {
+          case 0:
+            return { v: 1, type: 'paillier-ciphertexts', sender: siteId, canDecrypt: this.o.privateKey !== undefined, payload: this.codec.encrypt(update) };
+          case 1: {
+            const route = parseWire(paillierRouteSchema, msg, 'Paillier routing message');
+            if (route.role === 'wait') return null;
+            if (!this.o.privateKey) throw secaggError(`site ${siteId} was asked to decrypt but holds no Paillier private key`, 'only sites announcing canDecrypt may be chosen');
+            const sum = decryptAggregate(this.codec, this.o.privateKey, route.aggregate, { minSites: this.minSites, length: update.length });
+            return { v: 1, type: 'paillier-sum', sender: siteId, count: route.aggregate.count, data: Buffer.from(sum.buffer, sum.byteOffset, sum.byteLength).toString('base64') };
+          }
+          default:
+            return null;
         }
-        return null;
       },
     };
   }
@@ -186,18 +236,29 @@ export class PaillierUpdateCodec implements UpdateCodec {
   aggregatorSession(): AggregatorSession {
     const payloads: PaillierPayload[] = [];
     const contributors: string[] = [];
+    const decryptors: string[] = [];
+    let aggregate: PaillierPayload | undefined;
+    let decryptor: string | undefined;
     let decrypted: Float32Array | undefined;
     let step = 0;
     return {
       scheme: 'paillier',
       receive: (from, message) => {
         if (step === 0) {
+          const m = parseWire(paillierCiphertextsSchema, message, 'Paillier ciphertexts');
+          if (m.sender !== from) throw secaggError(`${from} cannot send ciphertexts for ${m.sender}`);
           if (contributors.includes(from)) throw secaggError(`duplicate ciphertexts from ${from}`);
-          payloads.push(this.codec.add([message]));
+          if (m.payload.count !== 1) throw secaggError(`the ciphertexts of ${from} claim to sum ${m.payload.count} updates; a site sends its own (count 1)`);
+          const want = this.o.length ?? payloads[0]?.length;
+          if (want !== undefined && want !== m.payload.length) throw secaggError(`the update of ${from} has ${m.payload.length} values, this round expects ${want}`);
+          payloads.push(this.codec.add([m.payload]));
           contributors.push(from);
-        } else if (from === this.decryptor) {
-          const m = parseWire(decryptedSchema, message, 'decrypted sum');
+          if (m.canDecrypt) decryptors.push(from);
+        } else if (step === 1 && from === decryptor) {
+          const m = parseWire(paillierSumSchema, message, 'decrypted Paillier sum');
           const b = Buffer.from(m.data, 'base64');
+          const want = (aggregate as PaillierPayload).length;
+          if (m.count !== (aggregate as PaillierPayload).count || b.length !== want * 4) throw secaggError(`the decrypted sum from ${from} does not match the aggregate it was sent (${want} values of ${contributors.length} site(s))`);
           decrypted = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
         } else {
           throw secaggError(`${from} is not this round's decrypting site`);
@@ -206,9 +267,18 @@ export class PaillierUpdateCodec implements UpdateCodec {
       advance: async () => {
         if (step++ === 0) {
           if (payloads.length === 0) throw secaggError('no site sent ciphertexts this round');
-          return { kind: 'send', messages: new Map([[this.decryptor, this.codec.add(payloads)]]) };
+          decryptor = [...decryptors].sort()[0];
+          if (decryptor === undefined) {
+            throw secaggError(`none of the ${contributors.length} site(s) that sent ciphertexts holds the Paillier private key`, 'give at least one site secagg.paillierPrivateKeyFile');
+          }
+          aggregate = this.codec.add(payloads);
+          const chosen = decryptor;
+          const messages = new Map<string, unknown>(
+            contributors.map((s) => [s, s === chosen ? { v: 1, type: 'paillier-route', role: 'decrypt', aggregate } : { v: 1, type: 'paillier-route', role: 'wait', decryptor: chosen }]),
+          );
+          return { kind: 'send', messages, expect: [chosen] };
         }
-        if (!decrypted) throw secaggError(`the decrypting site ${this.decryptor} has not returned the sum`);
+        if (!decrypted) throw secaggError(`the decrypting site ${decryptor ?? '?'} did not return the decrypted sum`);
         return { kind: 'done', sum: decrypted, contributors };
       },
     };

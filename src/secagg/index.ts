@@ -6,3 +6,4 @@ export * from './client.js';
 export * from './server.js';
 export * from './paillier.js';
 export * from './codec.js';
+export * from './paillier-keys.js';

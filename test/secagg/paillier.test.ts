@@ -84,7 +84,7 @@ describe('UpdateCodec: federation code is the same for every scheme', () => {
     let codec: UpdateCodec;
     if (scheme === 'plain') codec = new PlainCodec(len);
     else if (scheme === 'masking') codec = new MaskingCodec('round-7', fed.roster, { vectorLength: len, maxDropouts: 1 }, (id) => fed.keys.get(id) as Uint8Array);
-    else codec = new PaillierUpdateCodec(new PaillierCodec({ publicKey: keys.publicKey, maxSummands: 4 }), 'site-01', keys.privateKey);
+    else codec = new PaillierUpdateCodec(new PaillierCodec({ publicKey: keys.publicKey, maxSummands: 4 }), { privateKey: keys.privateKey });
     expect(codec.scheme).toBe(scheme);
     const done = await driveRound(codec, updates);
     expect(done.contributors).toEqual(fed.ids);

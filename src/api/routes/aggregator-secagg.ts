@@ -1,15 +1,17 @@
 /**
- * The secure-aggregation relay of the aggregator (task.codec: masking). Signed site requests only (the auth guard
+ * The secure-aggregation relay of the aggregator (task.codec: masking or paillier). Signed site requests only (the auth guard
  * in aggregator-server.ts runs first); a site speaks only for itself, in rounds that selected it.
  *
  *   GET  /v1/secagg/:task/:round          protocol parameters, session id, roster, open step and its deadline
  *   POST /v1/secagg/:task/:round/:step    this site's message for a step: 201 accepted, 200 duplicate (a retry),
  *                                         409 a different message for the same step, a closed or unopened step
  *   GET  /v1/secagg/:task/:round/:step    what the aggregator routes to this site once that step closed
- *                                         (key broadcast, encrypted shares addressed to it, unmask request):
- *                                         { status: 'pending', deadline } until then
+ *                                         (masking: key broadcast, encrypted shares addressed to it, unmask
+ *                                         request; paillier: the encrypted aggregate to the decrypting site, a
+ *                                         'wait' to the others): { status: 'pending', deadline } until then
  *
- * Steps: advertise, shares, masked, unmask (src/federation/secure-protocol.ts).
+ * Steps: masking advertise, shares, masked, unmask; paillier ciphertexts, decrypt (src/federation/secure-protocol.ts).
+ * The round info names the scheme and its steps; a step of the other scheme is refused with 409.
  */
 import { Router, type Request } from 'express';
 import { z } from 'zod';

@@ -41,15 +41,8 @@ export interface AggregatorOverrides {
 
 function decoderFor(config: AggregatorConfig, overrides: AggregatorOverrides): UpdateDecoder {
   if (config.task.codec === 'plain') return new PlainCodec();
-  if (config.task.codec === 'masking') return overrides.decoders?.masking ?? new RelayOnlyDecoder('masking');
-  const d = overrides.decoders?.[config.task.codec];
-  if (!d) {
-    throw new FhirfedError('FHIRFED_ERR_NOT_IMPLEMENTED', 'the paillier codec is not wired into the aggregator service yet (its key distribution to the sites is not designed)', {
-      where: { path: 'task.codec' },
-      hint: 'use task.codec: masking (secure aggregation by pairwise masking, the default)',
-    });
-  }
-  return d;
+  // Both secure schemes run through the relay (/v1/secagg); no update arrives as a single payload.
+  return overrides.decoders?.[config.task.codec] ?? new RelayOnlyDecoder(config.task.codec);
 }
 
 export async function startAggregator(config: AggregatorConfig, logger: Logger, overrides: AggregatorOverrides = {}): Promise<RunningAggregator> {

@@ -55,7 +55,7 @@ export const aggregatorConfigSchema = z
         stragglers: z.enum(['drop', 'next-round']).default('drop').describe('late updates: refused, or counted in the next round'),
         codec: codecSchemeSchema
           .default('masking')
-          .describe('masking: pairwise-masked secure aggregation (the aggregator learns only the sum); plain: updates in the clear (robust strategies, tests)'),
+          .describe('masking: pairwise-masked secure aggregation (the aggregator learns only the sum); paillier: additively homomorphic encryption, one site holding the private key decrypts the sum; plain: updates in the clear (robust strategies, tests)'),
         secagg: z
           .object({
             maxDropouts: z.number().int().min(0).default(1).describe('sites that may drop after the key exchange with the sum still recovered (lowered automatically to what the number of sites allows)'),
@@ -63,6 +63,7 @@ export const aggregatorConfigSchema = z
             fractionalBits: z.number().int().min(0).max(30).default(16).describe('fixed-point precision; see src/secagg/fixedpoint.ts for range and error'),
             sampleScale: z.number().positive().default(100).describe('a site weights its update by numSamples / sampleScale inside the secure sum'),
             stepSeconds: z.number().positive().default(60).describe('deadline of each protocol step after the first (the first is the round deadline)'),
+            paillierPublicKeyFile: z.string().min(1).optional().describe('codec paillier: the federation\'s Paillier public key (paillier.pub.json from `fhirfed secagg paillier-keygen`); the aggregator never gets the private key'),
           })
           .strict()
           .prefault({}),
@@ -116,6 +117,9 @@ export const aggregatorConfigSchema = z
       if (c.task.stragglers === 'next-round') {
         ctx.addIssue({ code: 'custom', path: ['task', 'stragglers'], message: `a late update cannot be carried into the next round with ${c.task.codec}: it is only usable inside its own round's secure sum (use drop)` });
       }
+      if (c.task.codec === 'paillier' && !c.task.secagg.paillierPublicKeyFile) {
+        ctx.addIssue({ code: 'custom', path: ['task', 'secagg', 'paillierPublicKeyFile'], message: 'codec paillier needs the federation\'s Paillier public key file (create the pair with `fhirfed secagg paillier-keygen --out DIR` and set task.secagg.paillierPublicKeyFile to DIR/paillier.pub.json)' });
+      }
       if (c.task.minSites < 2) {
         ctx.addIssue({ code: 'custom', path: ['task', 'minSites'], message: `secure aggregation (${c.task.codec}) needs minSites >= 2: the sum of one site is that site's update` });
       }
@@ -151,6 +155,7 @@ export function parseAggregatorConfig(input: unknown, file?: string, lineOf?: (p
     if (c.keyFile) c.keyFile = abs(c.keyFile);
     if (c.operatorTokensFile) c.operatorTokensFile = abs(c.operatorTokensFile);
     if (c.task.model.initialFile) c.task.model.initialFile = abs(c.task.model.initialFile);
+    if (c.task.secagg.paillierPublicKeyFile) c.task.secagg.paillierPublicKeyFile = abs(c.task.secagg.paillierPublicKeyFile);
   }
   return c;
 }

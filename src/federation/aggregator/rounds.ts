@@ -8,9 +8,9 @@
  * Every mutation runs through `serial` (one at a time) and is persisted before it is acknowledged, so a restart
  * resumes the open round with the updates already received.
  *
- * With `task.codec: masking` no update arrives through POST /v1/updates: the sites run the pairwise-masking
- * protocol through the relay (secure-round.ts), one step deadline at a time, and the round closes with the
- * unmasked sum of the survivors. That protocol state is in memory only, so a restart abandons a secure round
+ * With `task.codec: masking` or `paillier` no update arrives through POST /v1/updates: the sites run the
+ * pairwise-masking (or Paillier) protocol through the relay (secure-round.ts), one step deadline at a time, and the
+ * round closes with the sum of the contributions. That protocol state is in memory only, so a restart abandons a secure round
  * (failed, reason recorded) and opens a new one from the same global model.
  */
 import { FhirfedError } from '../../core/errors.js';
@@ -47,12 +47,12 @@ export class RoundEngine {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly configKeys = new Map<string, Uint8Array>();
   private closed = false;
-  /** The masking relay (codec masking only); routes call it directly. */
+  /** The secure-aggregation relay (codec masking or paillier); routes call it directly. */
   readonly secure: SecureRounds | undefined;
 
   constructor(private readonly deps: RoundEngineDeps) {
     deps.config.sites.forEach((s, i) => this.configKeys.set(s.id, parsePublicKey(s.publicKey, `sites[${i}].publicKey`)));
-    if (deps.config.task.codec === 'masking') {
+    if (deps.config.task.codec !== 'plain') {
       this.secure = new SecureRounds({
         task: deps.config.task,
         store: deps.store,
@@ -351,7 +351,7 @@ export class RoundEngine {
       if (env.task !== this.cfg.name) throw conflict(`this aggregator runs task ${this.cfg.name}, not ${env.task}`);
       const r = this.state.round;
       if (this.secure) {
-        throw conflict(`task ${this.cfg.name} uses secure aggregation (${this.cfg.codec}): updates are not accepted in the clear`, 'run the protocol through /v1/secagg (set the gateway\'s secagg.scheme to masking)');
+        throw conflict(`task ${this.cfg.name} uses secure aggregation (${this.cfg.codec}): updates are not accepted in the clear`, `run the protocol through /v1/secagg (set the gateway's secagg.scheme to ${this.cfg.codec})`);
       }
       this.touch(site);
       if (r && r.number === env.round && r.status === 'open') {

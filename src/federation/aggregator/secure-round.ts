@@ -1,14 +1,20 @@
 /**
- * The aggregator's relay for one secure-aggregation round (pairwise masking, src/secagg). It only routes: each
- * step collects one message per expected site, then the masking server closes the step and yields what each site
- * must receive next (the key broadcast, the encrypted shares addressed to it, the unmask request) or, after the
- * last step, the unmasked SUM of the survivors. Individual masked inputs live only in the masking server's memory
- * and are never written to disk or logged.
+ * The aggregator's relay for one secure-aggregation round (src/secagg). It only routes: each step collects one
+ * message per expected site, then the scheme's aggregator session closes the step and yields what each site must
+ * receive next or, after the last step, the SUM of the contributions.
  *
- * Expected senders: every selected site for the first step, then exactly the sites that sent the previous step
- * (a site that missed a step is dropped for the rest of the round). A step closes when every expected site has
- * sent or its deadline passes: the first step's deadline is the round deadline (it covers local training), each
- * later one `stepMs` after the previous step closed.
+ *   masking:  advertise, shares, masked, unmask: the key broadcast, the encrypted shares addressed to each site,
+ *             the unmask request, then the unmasked sum of the survivors. Individual masked inputs live only in the
+ *             masking server's memory and are never written to disk or logged.
+ *   paillier: ciphertexts, decrypt: the encrypted [w·Δ, w] of every site, added with the public key only; the
+ *             aggregate goes to one decrypting site (the first, sorted, of the senders that hold the private key),
+ *             which alone answers the decrypt step with the sum. Ciphertexts stay in memory only, like masked inputs.
+ *
+ * Expected senders: every selected site for the first step, then the sites the session names for the next step
+ * (by default those that sent the previous one: a site that missed a step is dropped for the rest of the round;
+ * paillier's decrypt step expects the decrypting site only). A step closes when every expected site has sent or
+ * its deadline passes: the first step's deadline is the round deadline (it covers local training), each later
+ * one `stepMs` after the previous step closed.
  *
  * Retries are idempotent: the same message for a step again is `duplicate` (accepted once); a different message
  * for a step already sent is a conflict (409), as is a message for a closed or not yet open step.
@@ -19,20 +25,28 @@
  */
 import { createHash } from 'node:crypto';
 import { FhirfedError } from '../../core/errors.js';
-import { canonicalJson, MaskingCodec, type AggregatorSession } from '../../secagg/index.js';
+import type { PublicKey } from 'paillier-bigint';
+import { canonicalJson, MaskingCodec, PaillierCodec, PaillierUpdateCodec, paillierKeyFingerprint, type AggregatorSession } from '../../secagg/index.js';
 import { WIRE_VERSION } from '../messages.js';
 import {
   maxRelayBytes,
-  SECURE_STEPS,
   secaggRoundId,
+  STEPS_OF,
   toSecAggParams,
   type RelayResult,
   type SecureParams,
   type SecureRoundInfo,
+  type SecureScheme,
   type SecureStep,
 } from '../secure-protocol.js';
 
 export interface SecureRoundOptions {
+  /** @defaultValue 'masking' */
+  readonly scheme?: SecureScheme;
+  /** The federation's Paillier public key (scheme paillier only; the aggregator never holds the private key). */
+  readonly paillierPublicKey?: PublicKey;
+  /** Contributions the sum needs (announced to the sites; a paillier decrypting site checks it). */
+  readonly minSites: number;
   readonly task: string;
   readonly round: number;
   readonly session: string;
@@ -53,28 +67,52 @@ const digest = (message: unknown): string => createHash('sha256').update(canonic
 export class SecureRound {
   readonly task: string;
   readonly round: number;
+  readonly scheme: SecureScheme;
+  private readonly steps: readonly SecureStep[];
   private index = 0;
   private deadlineAt: number;
   private readonly session: AggregatorSession;
   /** Per step: site -> digest of the message accepted from it. */
-  private readonly received: Map<string, string>[] = SECURE_STEPS.map(() => new Map());
+  private readonly received: Map<string, string>[];
   /** Per closed step: what each site receives. */
-  private readonly outbox: (ReadonlyMap<string, unknown> | undefined)[] = SECURE_STEPS.map(() => undefined);
+  private readonly outbox: (ReadonlyMap<string, unknown> | undefined)[];
+  /** Who the open step (after the first) waits for. */
+  private waitingFor: readonly string[] = [];
+  private readonly paillier: { codec: PaillierCodec; fingerprint: string } | undefined;
 
   constructor(private readonly o: SecureRoundOptions) {
     this.task = o.task;
     this.round = o.round;
+    this.scheme = o.scheme ?? 'masking';
+    this.steps = STEPS_OF[this.scheme];
+    this.received = this.steps.map(() => new Map());
+    this.outbox = this.steps.map(() => undefined);
     this.deadlineAt = o.firstDeadline;
-    const noKey = (): Uint8Array => {
-      throw new FhirfedError('FHIRFED_ERR_INTERNAL', 'the aggregator holds no site signing key');
-    };
-    const codec = new MaskingCodec(secaggRoundId(o.task, o.round, o.session), o.roster, toSecAggParams(o.params), noKey);
-    this.session = codec.aggregatorSession(o.selected);
+    if (this.scheme === 'paillier') {
+      if (!o.paillierPublicKey) throw new FhirfedError('FHIRFED_ERR_INTERNAL', 'a paillier round needs the federation public key');
+      const codec = new PaillierCodec({ publicKey: o.paillierPublicKey, maxSummands: o.selected.length, fractionalBits: o.params.fractionalBits });
+      this.paillier = { codec, fingerprint: paillierKeyFingerprint(o.paillierPublicKey) };
+      this.session = new PaillierUpdateCodec(codec, { minSites: o.minSites, length: o.params.vectorLength }).aggregatorSession();
+    } else {
+      const noKey = (): Uint8Array => {
+        throw new FhirfedError('FHIRFED_ERR_INTERNAL', 'the aggregator holds no site signing key');
+      };
+      const codec = new MaskingCodec(secaggRoundId(o.task, o.round, o.session), o.roster, toSecAggParams(o.params), noKey);
+      this.session = codec.aggregatorSession(o.selected);
+      this.paillier = undefined;
+    }
   }
 
   /** The open step, or undefined once the sum has been produced. */
   step(): SecureStep | undefined {
-    return SECURE_STEPS[this.index];
+    return this.steps[this.index];
+  }
+
+  /** Index of `step` in this scheme; a step of another scheme is a 409. */
+  private indexOf(step: SecureStep): number {
+    const k = this.steps.indexOf(step);
+    if (k < 0) throw conflict(`${step} is not a step of ${this.scheme} secure aggregation (steps: ${this.steps.join(', ')})`, 'the gateway\'s secagg.scheme must match the aggregator\'s task.codec');
+    return k;
   }
 
   deadline(): number {
@@ -83,12 +121,12 @@ export class SecureRound {
 
   /** Sites that sent `step` (so far). */
   senders(step: SecureStep): string[] {
-    return [...(this.received[SECURE_STEPS.indexOf(step)] as Map<string, string>).keys()].sort();
+    return [...(this.received[this.indexOf(step)] as Map<string, string>).keys()].sort();
   }
 
   /** Sites the open step waits for. */
   expected(): readonly string[] {
-    return this.index === 0 ? this.o.selected : this.senders(SECURE_STEPS[this.index - 1] as SecureStep);
+    return this.index === 0 ? this.o.selected : this.waitingFor;
   }
 
   /** Every expected site has sent the open step. */
@@ -103,19 +141,22 @@ export class SecureRound {
       type: 'secagg-round',
       task: this.o.task,
       round: this.o.round,
-      scheme: 'masking',
+      scheme: this.scheme,
+      steps: [...this.steps],
+      minSites: this.o.minSites,
       session: this.o.session,
       step: this.step() ?? 'done',
       deadline: new Date(this.deadlineAt).toISOString(),
       params: this.o.params,
       roster: { ...this.o.roster },
       selected: [...this.o.selected],
+      ...(this.paillier ? { paillier: { keyFingerprint: this.paillier.fingerprint, maxSummands: this.o.selected.length } } : {}),
     };
   }
 
   /** Accepts `site`'s message for `step`; throws 403/409/413/422 without changing anything on refusal. */
   receive(site: string, step: SecureStep, message: unknown, bytes: number): 'accepted' | 'duplicate' {
-    const k = SECURE_STEPS.indexOf(step);
+    const k = this.indexOf(step);
     const seen = (this.received[k] as Map<string, string>).get(site);
     const d = digest(message);
     if (seen !== undefined) {
@@ -131,7 +172,8 @@ export class SecureRound {
     if (typeof message === 'object' && message !== null && sender !== site) {
       throw new FhirfedError('FHIRFED_ERR_FORBIDDEN', `site ${site} cannot relay a secagg message whose sender is ${String(sender)}`, { where: { path: 'message.sender' } });
     }
-    const limit = maxRelayBytes(step, this.o.params.vectorLength);
+    const p = this.paillier;
+    const limit = maxRelayBytes(step, this.o.params.vectorLength, p && { ciphertexts: p.codec.ciphertextsFor(this.o.params.vectorLength), ciphertextHexChars: p.codec.publicKey._n2.toString(16).length });
     if (bytes > limit) {
       throw new FhirfedError('FHIRFED_ERR_PAYLOAD_TOO_LARGE', `the ${step} message of ${site} is ${bytes} bytes; at most ${limit} are accepted for this step`, { where: { path: 'message' } });
     }
@@ -144,18 +186,19 @@ export class SecureRound {
   async advance(now = Date.now()): Promise<SecureAdvance> {
     const a = await this.session.advance();
     if (a.kind === 'done') {
-      this.index = SECURE_STEPS.length;
+      this.index = this.steps.length;
       return { kind: 'done', sum: a.sum, contributors: a.contributors };
     }
     this.outbox[this.index] = a.messages;
+    this.waitingFor = a.expect ?? this.senders(this.steps[this.index] as SecureStep);
     this.index += 1;
     this.deadlineAt = now + this.o.stepMs;
-    return { kind: 'next', step: SECURE_STEPS[this.index] as SecureStep };
+    return { kind: 'next', step: this.steps[this.index] as SecureStep };
   }
 
   /** What the aggregator routes to `site` after `step`: pending while the step is open. */
   fetch(site: string, step: SecureStep): RelayResult {
-    const k = SECURE_STEPS.indexOf(step);
+    const k = this.indexOf(step);
     if (!(this.received[k] as Map<string, string>).has(site)) {
       if (k >= this.index) {
         if (!this.expected().includes(site)) throw conflict(`site ${site} is not a participant of the ${step} step of round ${this.round}`, 'follow the next round');

@@ -1,12 +1,15 @@
 /**
- * Drives secure aggregation (codec masking) for the round engine: opens a relay (secure-round.ts) with each
- * round, accepts the sites' protocol messages through the engine's serial queue, closes a step when every
- * expected site has sent it or its deadline passes, and hands the unmasked sum back to the engine as the round's
- * FedAvg delta (Σ w·Δ / Σ w, see secure-protocol.ts).
+ * Drives secure aggregation (codec masking or paillier) for the round engine: opens a relay (secure-round.ts) with
+ * each round, accepts the sites' protocol messages through the engine's serial queue, closes a step when every
+ * expected site has sent it or its deadline passes, and hands the sum back to the engine as the round's FedAvg
+ * delta (Σ w·Δ / Σ w, see secure-protocol.ts).
  *
- * A step with fewer than minSites senders (while they can still contribute) or a masking threshold failure fails
+ * A step with fewer than minSites senders (while they can still contribute), a masking threshold failure, no
+ * sender holding the Paillier private key, or a decrypting site that does not answer by the step deadline fails
  * the round with the reason; the engine then opens a new round from the same global model.
  */
+import type { PublicKey } from 'paillier-bigint';
+import { loadPaillierPublicKey } from '../../secagg/index.js';
 import { FhirfedError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { CONTRIBUTOR_STEPS, newSessionId, unweightSum, type RelayEnvelope, type RelayResult, type SecureRoundInfo, type SecureStep } from '../secure-protocol.js';
@@ -36,13 +39,29 @@ const conflict = (message: string, hint?: string): FhirfedError => new FhirfedEr
 
 export class SecureRounds {
   private current: SecureRound | undefined;
+  private readonly paillierKey: PublicKey | undefined;
 
-  constructor(private readonly h: SecureRoundsHost) {}
+  constructor(private readonly h: SecureRoundsHost) {
+    if (h.task.codec === 'paillier') {
+      const file = h.task.secagg.paillierPublicKeyFile;
+      if (!file) {
+        throw new FhirfedError('FHIRFED_ERR_CONFIG_INVALID', 'task.codec paillier needs task.secagg.paillierPublicKeyFile', {
+          where: { path: 'task.secagg.paillierPublicKeyFile' },
+          hint: 'create the federation key pair with `fhirfed secagg paillier-keygen --out DIR` and give the aggregator DIR/paillier.pub.json only',
+        });
+      }
+      this.paillierKey = loadPaillierPublicKey(file, 'task.secagg.paillierPublicKeyFile');
+    }
+  }
 
   open(round: number, selected: readonly string[], deadline: number): void {
     const sa = this.h.task.secagg;
-    const roster = Object.fromEntries(selected.map((s) => [s, publicKeyBase64(this.h.publicKeyOf(s) as Uint8Array)]));
+    const paillier = this.paillierKey !== undefined;
+    const roster = paillier ? {} : Object.fromEntries(selected.map((s) => [s, publicKeyBase64(this.h.publicKeyOf(s) as Uint8Array)]));
     this.current = new SecureRound({
+      scheme: paillier ? 'paillier' : 'masking',
+      ...(this.paillierKey ? { paillierPublicKey: this.paillierKey } : {}),
+      minSites: this.h.task.minSites,
       task: this.h.task.name,
       round,
       session: newSessionId(),
@@ -50,8 +69,9 @@ export class SecureRounds {
       roster,
       params: {
         vectorLength: this.h.length() + 1,
-        maxDropouts: sa.maxDropouts,
-        graph: sa.graphDegree ? { kind: 'harary', degree: sa.graphDegree } : { kind: 'complete' },
+        // Masking only: Paillier has no dropout recovery to configure (a missing site is simply not in the sum).
+        maxDropouts: paillier ? 0 : sa.maxDropouts,
+        graph: sa.graphDegree && !paillier ? { kind: 'harary', degree: sa.graphDegree } : { kind: 'complete' },
         fractionalBits: sa.fractionalBits,
         sampleScale: sa.sampleScale,
       },
