@@ -56,6 +56,12 @@ export interface FederationOptions {
    */
   readonly privacyMode?: 'sample' | 'client' | 'off';
   readonly noiseMultiplier?: number;
+  /**
+   * Rounds the DP-SGD noise is planned for (default rounds + 1): a site pays for a round when it trains, so a
+   * round that fails after the sites trained (a site or the aggregator went down) costs budget without a result,
+   * and a plan for exactly `rounds` would leave the last round without budget.
+   */
+  readonly budgetRounds?: number;
   /** Local training overrides (more epochs, a smaller model, ...). */
   readonly hyper?: Partial<Hyper>;
   /** Rows a site needs before it joins rounds; default 90% of its feed (the noise was planned for those rows). */
@@ -105,6 +111,7 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
   const task = o.task ?? 'demo';
   const codec = o.codec ?? 'masking';
   const privacyMode = o.privacyMode ?? 'sample';
+  const budgetRounds = o.budgetRounds ?? o.rounds + 1;
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const reportDir = resolve(o.outDir, `demo-${stamp}`);
   const work = join(reportDir, 'work');
@@ -164,7 +171,7 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
       sites.map((s) => [
         s.id,
         privacyMode === 'sample' && o.noiseMultiplier === undefined
-          ? planDpSgd({ n: trainRows[s.id] as number, batchSize: hyper.batchSize, epochs: hyper.epochs, rounds: o.rounds, targetEpsilon: o.epsilon * 0.95, delta: o.delta }).noiseMultiplier
+          ? planDpSgd({ n: trainRows[s.id] as number, batchSize: hyper.batchSize, epochs: hyper.epochs, rounds: budgetRounds, targetEpsilon: o.epsilon * 0.95, delta: o.delta }).noiseMultiplier
           : (o.noiseMultiplier ?? 0),
       ]),
     );
@@ -172,7 +179,7 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
     p.step(
       privacyMode === 'off'
         ? `privacy: off; ${secaggText}`
-        : `privacy: ${privacyMode === 'sample' ? 'DP-SGD' : 'client-level Gaussian'}, clip 1.0, noise multipliers ${Object.values(noise).map((z) => z.toFixed(2)).join('/')} (planned for ${o.rounds} rounds within epsilon ${o.epsilon}, delta ${o.delta}); ${secaggText}`,
+        : `privacy: ${privacyMode === 'sample' ? 'DP-SGD' : 'client-level Gaussian'}, clip 1.0, noise multipliers ${Object.values(noise).map((z) => z.toFixed(2)).join('/')} (planned for ${budgetRounds} rounds, ${o.rounds} + ${budgetRounds - o.rounds} spare, within epsilon ${o.epsilon}, delta ${o.delta}); ${secaggText}`,
     );
 
     // Hospitals' own systems: FHIR servers on loopback for the FHIR and Bulk sites.

@@ -77,6 +77,8 @@ describe('a federation of real processes (aggregator + 3 gateways)', () => {
       minSites: 2,
       deadlineSeconds: 25,
       stepSeconds: 12,
+      // Two rounds are interrupted on purpose: after training, each costs a round of privacy budget.
+      budgetRounds: ROUNDS + 3,
     });
   }, 300_000);
   afterAll(async () => {
