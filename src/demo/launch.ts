@@ -10,6 +10,7 @@ import { loadSiteMapping } from '../harmonize/mapping.js';
 import { startFhirServer, type RunningFhirServer } from '../ingest/fhir/test-server.js';
 import { MllpClient } from '../ingest/mllp/client.js';
 import { planDpSgd } from '../privacy/index.js';
+import { generatePaillierKeyFiles } from '../secagg/index.js';
 import { initialModelWeights } from '../training/index.js';
 import { demoSiteResources, generateFederation, type DemoSite } from './data/index.js';
 import { spawnFhirfed, startOnFreePort, type Child } from './processes.js';
@@ -46,8 +47,13 @@ export interface FederationOptions {
   readonly stepSeconds?: number;
   /** Federation task name (default `demo`). */
   readonly task?: string;
-  /** Secure aggregation: pairwise masking (default) or plain updates. */
-  readonly codec?: 'masking' | 'plain';
+  /**
+   * Secure aggregation: pairwise masking (default), Paillier (a federation key pair is generated; the aggregator
+   * gets the public key, only the first site the private key) or plain updates.
+   */
+  readonly codec?: 'masking' | 'paillier' | 'plain';
+  /** Paillier modulus size (default 2048; tests may use less). */
+  readonly paillierBits?: number;
   /** Sites whose masks may be recovered after they drop out (masking only; default 1). */
   readonly maxDropouts?: number;
   /**
@@ -164,6 +170,8 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
     mkdirSync(keysDir, { recursive: true });
     const aggKey = generateKeyPair(join(keysDir, 'aggregator.key'));
     const siteKeys = Object.fromEntries(sites.map((s) => [s.id, generateKeyPair(join(keysDir, `${s.id}.key`))]));
+    const paillierKeys = codec === 'paillier' ? await generatePaillierKeyFiles(join(keysDir, 'paillier'), o.paillierBits ?? 2048) : undefined;
+    const decryptor = sites.map((s) => s.id).sort()[0];
     const init = await initialModelWeights(specs, hyper);
     writeFileSync(join(work, 'initial.f32'), Buffer.from(init.buffer, init.byteOffset, init.byteLength));
     // Each site plans its own noise for its own sample rate, so every site stays within the same budget.
@@ -175,7 +183,11 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
           : (o.noiseMultiplier ?? 0),
       ]),
     );
-    const secaggText = codec === 'masking' ? 'secure aggregation: pairwise masking' : 'secure aggregation: off (plain updates)';
+    const secaggText = {
+      masking: 'secure aggregation: pairwise masking',
+      paillier: `secure aggregation: Paillier (the aggregator holds the public key only; ${decryptor} holds the private key)`,
+      plain: 'secure aggregation: off (plain updates)',
+    }[codec];
     p.step(
       privacyMode === 'off'
         ? `privacy: off; ${secaggText}`
@@ -212,6 +224,7 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
         hyper: { ...hyper, hidden: [...hyper.hidden] },
         model: { initialFile: join(work, 'initial.f32') },
         ...(codec === 'masking' ? { secagg: { maxDropouts: o.maxDropouts ?? 1, stepSeconds: o.stepSeconds ?? 30 } } : {}),
+        ...(paillierKeys ? { secagg: { stepSeconds: o.stepSeconds ?? 30, paillierPublicKeyFile: paillierKeys.publicFile } } : {}),
       },
     });
     let aggStarts = 0;
@@ -256,6 +269,8 @@ export async function launchFederation(o: FederationOptions): Promise<Federation
       FHIRFED_AGGREGATOR_MIN_ROWS: String(o.minRows ?? Math.max(1, Math.floor(s.truth.length * 0.9))),
       FHIRFED_SECAGG_SCHEME: codec,
       FHIRFED_SECAGG_MAX_DROPOUTS: String(codec === 'masking' ? (o.maxDropouts ?? 1) : 0),
+      ...(paillierKeys ? { FHIRFED_SECAGG_PAILLIER_PUBLIC_KEY_FILE: paillierKeys.publicFile } : {}),
+      ...(paillierKeys && s.id === decryptor ? { FHIRFED_SECAGG_PAILLIER_PRIVATE_KEY_FILE: paillierKeys.privateFile } : {}),
       FHIRFED_TRAINING_MODEL: hyper.model,
       FHIRFED_TRAINING_HIDDEN: hyper.hidden.join(','),
       FHIRFED_TRAINING_EPOCHS: String(hyper.epochs),

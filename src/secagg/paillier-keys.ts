@@ -10,7 +10,7 @@
  * in paillier.ts requires. Loading checks the files' shape and that a private key belongs to the public key.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as paillier from 'paillier-bigint';
 import { z } from 'zod';
@@ -39,6 +39,11 @@ export async function generatePaillierKeyFiles(dir: string, bits = 2048): Promis
   }
   const publicFile = join(dir, PAILLIER_PUBLIC_FILE);
   const privateFile = join(dir, PAILLIER_PRIVATE_FILE);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new FhirfedError('FHIRFED_ERR_CONFIG_FILE', `cannot create the key folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { where: { file: dir }, hint: 'choose a folder you can write' });
+  }
   // Checked before the (slow) generation too; the exclusive writes below close the race.
   for (const f of [privateFile, publicFile]) if (existsSync(f)) throw exists(f);
   const { publicKey, privateKey } = await paillier.generateRandomKeys(bits, true);

@@ -21,8 +21,12 @@ export function register(program: Command): void {
     .option('--epsilon <e>', 'privacy budget per site', '8')
     .option('--delta <d>', 'privacy delta', '1e-5')
     .option('--out <dir>', 'folder for the report (a timestamped folder is made inside)', 'reports')
+    .option('--secagg <scheme>', 'secure aggregation: masking (pairwise masks) or paillier (homomorphic encryption)', 'masking')
     .action(
-      action(async (opts: { rounds: string; patients: string; seed: string; epsilon: string; delta: string; out: string }) => {
+      action(async (opts: { rounds: string; patients: string; seed: string; epsilon: string; delta: string; out: string; secagg: string }) => {
+        if (opts.secagg !== 'masking' && opts.secagg !== 'paillier') {
+          throw new FhirfedError('FHIRFED_ERR_BAD_REQUEST', `--secagg must be masking or paillier, got ${JSON.stringify(opts.secagg)}`, { where: { path: '--secagg' } });
+        }
         const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
         const { runDemo } = await import('../../demo/run.js');
         const { reportDir } = await runDemo({
@@ -32,6 +36,7 @@ export function register(program: Command): void {
           epsilon: num(opts.epsilon, '--epsilon', { int: false, min: 0.01 }),
           delta: num(opts.delta, '--delta', { int: false, min: 1e-12 }),
           outDir: opts.out,
+          codec: opts.secagg,
           redisUrl,
           out: process.stdout,
         });

@@ -18,7 +18,7 @@ export interface DrillFederationOptions {
   readonly sites: readonly string[];
   readonly patientsPerSite: number;
   readonly rounds: number;
-  readonly codec: 'masking' | 'plain';
+  readonly codec: 'masking' | 'paillier' | 'plain';
   readonly redisUrl: string;
   /** Where gateways send aggregator traffic (e.g. a proxy started here); default the aggregator itself. */
   readonly gatewayAggregatorUrl?: (aggregatorPort: number) => Promise<string> | string;
@@ -74,6 +74,7 @@ export async function startDrillFederation(o: DrillFederationOptions): Promise<D
       deadlineSeconds: o.deadlineSeconds ?? 120,
       task: 'drill',
       codec: o.codec,
+      paillierBits: 1024,
       maxDropouts: 0,
       stepSeconds: 60,
       privacyMode: o.privacyMode ?? 'client',
