@@ -18,7 +18,7 @@ export interface DemoResult {
 interface FederationView {
   status: string;
   completedRounds: number;
-  round: { number: number; status: string; selected: string[]; submitted: string[] } | null;
+  round: { number: number; status: string; selected: string[]; submitted: string[]; secure?: { step: string; sent: string[]; expected: string[] } } | null;
   versions: { version: string; round: number; metric?: number }[];
   evaluations: Record<string, Record<string, Record<string, { f1: number; auroc: number | null; n: number }>>>;
   sites: { id: string; registered: boolean; lastStatus: { privacy?: { epsilonSpent: number } | null; data?: { rows?: number; fillRate?: number } | null } | null }[];
@@ -134,7 +134,9 @@ async function followRounds(
       doneSince ??= Date.now();
       if (shown >= v.completedRounds || (evaluated === 0 && Date.now() - doneSince > 30_000)) break;
     }
-    if (v.round) p.bar(`  round ${v.round.number}/${o.rounds}`, v.round.submitted.length, v.round.selected.length, `${v.round.status}, updates ${v.round.submitted.length}/${v.round.selected.length}`);
+    const sec = v.round?.secure;
+    if (v.round && sec) p.bar(`  round ${v.round.number}/${o.rounds}`, sec.sent.length, sec.expected.length, `secure aggregation: ${sec.step} ${sec.sent.length}/${sec.expected.length}`);
+    else if (v.round) p.bar(`  round ${v.round.number}/${o.rounds}`, v.round.submitted.length, v.round.selected.length, `${v.round.status}, updates ${v.round.submitted.length}/${v.round.selected.length}`);
     else p.bar('  waiting for sites', v.sites.filter((s) => s.registered).length, sites.length, 'registered');
     await new Promise((r) => setTimeout(r, 500));
   }

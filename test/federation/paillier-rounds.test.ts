@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAggregator, type RunningAggregator } from '../../src/api/routes/aggregator-server.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { AggregatorConfigInput } from '../../src/federation/aggregator/config.js';
+import { federationView } from '../../src/federation/aggregator/view.js';
 import { AggregatorClient } from '../../src/federation/client.js';
 import { RoundFollower, type SubmitResult } from '../../src/federation/follower.js';
 import { RoundLedger } from '../../src/federation/ledger.js';
@@ -132,6 +133,17 @@ describe('secure aggregation with Paillier over HTTP', () => {
     expect(readFileSync(join(dataDir, 'audit.log'), 'utf8')).not.toMatch(/[0-9a-f]{200}/);
     // The encoder refilled its randomness pool for the next round in the background.
     await waitFor(() => (a.encoder.precomputed >= 1 ? true : undefined), 'precomputed randomness');
+  });
+
+  it('GET /federation shows which secure step a round is at and who has sent it (names only)', async () => {
+    const { agg, gateways } = await setup(['site-a']);
+    const [a] = gateways as [Gateway, Gateway, Gateway];
+    const round = () => (federationView(agg.engine, undefined).round as { secure?: unknown; submitted: string[] }) ?? {};
+    expect(round().secure).toEqual({ step: 'ciphertexts', sent: [], expected: ['site-a', 'site-b', 'site-c'] });
+    await a.client.secaggSend(TASK, 1, 'ciphertexts', ciphertextsMessage('site-a', deltaOf(1), 100, true));
+    expect(round().secure).toEqual({ step: 'ciphertexts', sent: ['site-a'], expected: ['site-a', 'site-b', 'site-c'] });
+    expect(round().submitted).toEqual([]);
+    expect(JSON.stringify(round())).not.toMatch(/[0-9a-f]{64}/);
   });
 
   it('fails the round with a reason naming minSites when fewer sites send ciphertexts', async () => {

@@ -84,6 +84,14 @@ export class SecureRounds {
     this.current = undefined;
   }
 
+  /** Which protocol step `round` is at and who has sent it (for GET /federation; names only, no content). */
+  progress(round: number): { step: string; sent: readonly string[]; expected: readonly string[] } | undefined {
+    const s = this.current;
+    if (s?.round !== round) return undefined;
+    const step = s.step();
+    return step ? { step, sent: s.senders(step).sort(), expected: [...s.expected()].sort() } : undefined;
+  }
+
   /** The open step's deadline when `round` is the secure round in progress. */
   deadlineOf(round: number): number | undefined {
     return this.current?.round === round ? this.current.deadline() : undefined;

@@ -16,7 +16,17 @@ export function federationView(engine: RoundEngine, poller: StatusPoller | undef
     currentVersion: s.currentVersion,
     best: s.best ?? null,
     round: r
-      ? { number: r.number, status: r.status, modelVersion: r.modelVersion, deadline: r.deadline, selected: r.selected, submitted: Object.keys(r.updates).sort() }
+      ? {
+          number: r.number,
+          status: r.status,
+          modelVersion: r.modelVersion,
+          deadline: r.deadline,
+          selected: r.selected,
+          submitted: Object.keys(r.updates).sort(),
+          // Secure rounds: updates arrive through the relay step by step, so `submitted` stays empty; this says where
+          // the protocol is.
+          ...(engine.secure?.progress(r.number) ? { secure: engine.secure.progress(r.number) } : {}),
+        }
       : null,
     carried: s.carried.map((c) => ({ site: c.site, round: c.round })),
     versions: s.versions.map((v) => ({ version: v.version, round: v.round, createdAt: v.createdAt, ...(v.metric === undefined ? {} : { metric: v.metric, evaluatedBy: v.evaluatedBy }) })),
