@@ -22,7 +22,7 @@ import {
   paillierKeyFingerprint,
   PaillierUpdateCodec,
 } from '../../src/secagg/index.js';
-import { aggregatorConfig, makeSites, tempDir, waitFor, type TestSite } from './fixtures.js';
+import { aggregatorConfig, deltaOf, expectThreeSiteFedAvgRound, makeSites, SECURE_LEN, tempDir, waitFor, type TestSite } from './fixtures.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 const TASK = 'diabetes';
-const LEN = 6;
+const LEN = SECURE_LEN;
 const FRACTIONAL_BITS = 16;
 
 // One 1024-bit key pair for the file (the packing arithmetic is the same at 2048), written by the real key tool.
@@ -79,27 +79,7 @@ async function setup(decrypting: readonly string[], task: Partial<AggregatorConf
   return { agg, gateways, dataDir };
 }
 
-const deltaOf = (k: number): Float32Array => Float32Array.from({ length: LEN }, (_, i) => (i % 2 === 0 ? 1 : -1) * k * (0.1 + i / 7));
 const submit = (g: Gateway, round: number, delta: Float32Array, n: number): Promise<SubmitResult> => g.follower.submit({ task: TASK, round, modelVersion: 'v0', delta, numSamples: n });
-
-function fedAvg(parts: readonly { delta: Float32Array; n: number }[]): Float64Array {
-  const out = new Float64Array(LEN);
-  const total = parts.reduce((s, p) => s + p.n, 0);
-  for (const p of parts) for (let i = 0; i < LEN; i++) out[i] = (out[i] as number) + ((p.delta[i] as number) * p.n) / total;
-  return out;
-}
-
-/**
- * The documented quantization error: each summed value is off by at most 2^-(f+1), so Σ w·Δ and Σ w are each off
- * by at most count·2^-(f+1); the unweighted result by (e + |expected|·e) / Σw, plus float32 rounding.
- */
-function expectWithinQuantization(got: Float32Array, expected: Float64Array, totalWeight: number, count: number): void {
-  const e = count * 2 ** -(FRACTIONAL_BITS + 1);
-  for (let i = 0; i < LEN; i++) {
-    const bound = (e + Math.abs(expected[i] as number) * e) / totalWeight + 1e-6;
-    expect(Math.abs((got[i] as number) - (expected[i] as number))).toBeLessThanOrEqual(bound);
-  }
-}
 
 /** A site's ciphertexts message, made by hand (a site that stops after the first step). */
 function ciphertextsMessage(site: string, delta: Float32Array, n: number, canDecrypt: boolean, maxSummands = 3): unknown {
@@ -115,15 +95,7 @@ describe('secure aggregation with Paillier over HTTP', () => {
     expect(info).toMatchObject({ scheme: 'paillier', steps: ['ciphertexts', 'decrypt'], minSites: 2, step: 'ciphertexts', roster: {} });
     expect(info.paillier).toEqual({ keyFingerprint: paillierKeyFingerprint(publicKey), maxSummands: 3 });
 
-    const samples = [100, 200, 700];
-    const deltas = [deltaOf(1), deltaOf(2), deltaOf(3)];
-    const outcomes = await Promise.all(gateways.map((g, i) => submit(g, 1, deltas[i] as Float32Array, samples[i] as number)));
-    expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
-    const h = await waitFor(() => agg.engine.snapshot().history.find((e) => e.round === 1), 'round 1 to close');
-    expect(h).toMatchObject({ outcome: 'closed', participants: ['site-a', 'site-b', 'site-c'], version: 'v1' });
-    expect(h.reason).toBe('secure sum of 3 site(s); every expected site sent decrypt');
-    const model = await a.client.fetchModel('v1');
-    expectWithinQuantization(model.weights, fedAvg(deltas.map((d, i) => ({ delta: d, n: samples[i] as number }))), 10, 3);
+    await expectThreeSiteFedAvgRound({ gateways, submit, history: () => agg.engine.snapshot().history, fetchModel: (v) => a.client.fetchModel(v), lastStep: 'decrypt' });
     expect(await a.client.currentRound()).toMatchObject({ round: 2, status: 'open', codec: 'paillier', modelVersion: 'v1' });
 
     // Three ciphertexts, and one decrypt from the first (sorted) site holding the private key.

@@ -10,8 +10,8 @@ import { RoundFollower, type SubmitResult } from '../../src/federation/follower.
 import { RoundLedger } from '../../src/federation/ledger.js';
 import { MaskingEncoder } from '../../src/federation/secure-client.js';
 import { SECURE_STEPS, secaggRoundId, toSecAggParams, weightedVector, type SecureStep } from '../../src/federation/secure-protocol.js';
-import { FixedPointCodec, MaskingCodec } from '../../src/secagg/index.js';
-import { aggregatorConfig, makeSites, tempDir, waitFor, type TestSite } from './fixtures.js';
+import { MaskingCodec } from '../../src/secagg/index.js';
+import { aggregatorConfig, deltaOf, expectThreeSiteFedAvgRound, expectWithinFixedPoint, fedAvg, makeSites, SECURE_LEN, tempDir, waitFor, type TestSite } from './fixtures.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -25,7 +25,7 @@ interface Gateway {
 }
 
 const TASK = 'diabetes';
-const LEN = 6;
+const LEN = SECURE_LEN;
 
 async function setup(task: Partial<AggregatorConfigInput['task']> = {}, ids = ['site-a', 'site-b', 'site-c']) {
   const tmp = tempDir();
@@ -55,24 +55,8 @@ async function setup(task: Partial<AggregatorConfigInput['task']> = {}, ids = ['
   return { agg, base, gateways, dataDir, logs: () => logText };
 }
 
-const deltaOf = (k: number): Float32Array => Float32Array.from({ length: LEN }, (_, i) => (i % 2 === 0 ? 1 : -1) * k * (0.1 + i / 7));
-
-function fedAvg(parts: readonly { delta: Float32Array; n: number }[]): Float64Array {
-  const out = new Float64Array(LEN);
-  const total = parts.reduce((s, p) => s + p.n, 0);
-  for (const p of parts) for (let i = 0; i < LEN; i++) out[i] = (out[i] as number) + (p.delta[i] as number) * p.n / total;
-  return out;
-}
 
 /** |result - expected| <= error of Σw·Δ plus |expected| times error of Σw, over Σw (fixed-point bound). */
-function expectWithinFixedPoint(got: Float32Array, expected: Float64Array, totalWeight: number, sites: number): void {
-  const e = new FixedPointCodec({ maxSummands: sites }).sumErrorBound;
-  for (let i = 0; i < LEN; i++) {
-    const bound = (e + Math.abs(expected[i] as number) * e) / totalWeight + 1e-6;
-    expect(Math.abs((got[i] as number) - (expected[i] as number))).toBeLessThanOrEqual(bound);
-  }
-}
-
 /** Runs the protocol by hand for one site and stops after `stopAfter` (a site that crashes mid-round). */
 async function runUntil(g: Gateway, round: number, delta: Float32Array, n: number, stopAfter: SecureStep): Promise<void> {
   const info = await g.client.secaggInfo(TASK, round);
@@ -102,15 +86,7 @@ const submit = (g: Gateway, round: number, delta: Float32Array, n: number): Prom
 describe('secure aggregation by pairwise masking over HTTP', () => {
   it('a masking round with 3 sites equals plain FedAvg, and the aggregator never stores or logs an update', async () => {
     const { agg, gateways, dataDir, logs } = await setup();
-    const samples = [100, 200, 700];
-    const deltas = [deltaOf(1), deltaOf(2), deltaOf(3)];
-    const outcomes = await Promise.all(gateways.map((g, i) => submit(g, 1, deltas[i] as Float32Array, samples[i] as number)));
-    expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
-    const h = await waitFor(() => agg.engine.snapshot().history.find((e) => e.round === 1), 'round 1 to close');
-    expect(h).toMatchObject({ outcome: 'closed', participants: ['site-a', 'site-b', 'site-c'], version: 'v1' });
-    expect(h.reason).toBe('secure sum of 3 site(s); every expected site sent unmask');
-    const model = await (gateways[0] as Gateway).client.fetchModel('v1');
-    expectWithinFixedPoint(model.weights, fedAvg(deltas.map((d, i) => ({ delta: d, n: samples[i] as number }))), 10, 3);
+    const { deltas, samples } = await expectThreeSiteFedAvgRound({ gateways, submit, history: () => agg.engine.snapshot().history, fetchModel: (v) => (gateways[0] as Gateway).client.fetchModel(v), lastStep: 'unmask' });
     expect(await submit(gateways[0] as Gateway, 1, deltaOf(9), 1)).toBe('already-submitted');
     expect(await (gateways[0] as Gateway).client.currentRound()).toMatchObject({ round: 2, status: 'open', codec: 'masking', modelVersion: 'v1' });
 
