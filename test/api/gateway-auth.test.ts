@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../src/api/server.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { untilReady } from '../helpers/ready.js';
 
 const INGEST = 'ingest-token-0123456789abcdef';
 const STATUS_ONLY = 'status-token-0123456789abcdef';
@@ -32,6 +33,7 @@ describe('the real gateway: what needs authentication', () => {
     });
     gw = await startGateway(config, silentLogger, { api: true, worker: false });
     base = `http://127.0.0.1:${gw.port}`;
+    await untilReady(base);
   });
   afterAll(async () => {
     await gw?.close();

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { aggregatorConfig, makeSites, REDIS_URL } from '../federation/fixtures.js';
 import { concretePath, routesOf, type RouteEntry } from '../helpers/drills/routes.js';
+import { untilReady } from '../helpers/ready.js';
 
 /**
  * Every HTTP endpoint of the gateway and of the aggregator, found by walking their express router stacks, refuses
@@ -77,6 +78,7 @@ let aggBase: string;
 beforeAll(async () => {
   gw = await startGateway(gatewayConfig('main'), silentLogger, { api: true, worker: false });
   gwBase = `http://127.0.0.1:${gw.port}`;
+  await untilReady(gwBase);
   limited = await startGateway(
     gatewayConfig('limited', { FHIRFED_SERVER_RATE_LIMIT_PER_SECOND: '0.5', FHIRFED_SERVER_RATE_LIMIT_BURST: '3' }),
     silentLogger,
