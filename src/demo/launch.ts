@@ -107,7 +107,7 @@ export interface Federation {
 }
 
 const MAPPINGS = resolve(new URL('../../mappings', import.meta.url).pathname);
-export const TRANSPORT: Record<string, string> = { mllp: 'HL7v2 over MLLP', 'fhir-rest': 'FHIR REST pull', 'bulk-ndjson': 'Bulk $export NDJSON' };
+const TRANSPORT: Record<string, string> = { mllp: 'HL7v2 over MLLP', 'fhir-rest': 'FHIR REST pull', 'bulk-ndjson': 'Bulk $export NDJSON' };
 
 /** Starts the whole federation (data, FHIR servers, aggregator, gateways) and feeds the MLLP site. */
 export async function launchFederation(o: FederationOptions): Promise<Federation> {

@@ -6,6 +6,7 @@ export function federationView(engine: RoundEngine, poller: StatusPoller | undef
   const s = engine.snapshot();
   const polled = poller?.snapshot() ?? {};
   const r = s.round;
+  const secure = r ? engine.secure?.progress(r.number) : undefined;
   return {
     v: 1,
     type: 'federation',
@@ -25,7 +26,7 @@ export function federationView(engine: RoundEngine, poller: StatusPoller | undef
           submitted: Object.keys(r.updates).sort(),
           // Secure rounds: updates arrive through the relay step by step, so `submitted` stays empty; this says where
           // the protocol is.
-          ...(engine.secure?.progress(r.number) ? { secure: engine.secure.progress(r.number) } : {}),
+          ...(secure ? { secure } : {}),
         }
       : null,
     carried: s.carried.map((c) => ({ site: c.site, round: c.round })),
