@@ -11,7 +11,7 @@ import type { DemoSite } from '../../../src/demo/data/index.js';
 import { launchFederation, type Federation, type Hyper } from '../../../src/demo/launch.js';
 import { waitFor, type Child } from '../../../src/demo/processes.js';
 
-export const HYPER: Hyper = { model: 'mlp', hidden: [8], epochs: 3, batchSize: 32, learningRate: 0.02, patience: 4, holdoutFraction: 0.25, seed: 7 };
+const HYPER: Hyper = { model: 'mlp', hidden: [8], epochs: 3, batchSize: 32, learningRate: 0.02, patience: 4, holdoutFraction: 0.25, seed: 7 };
 
 export interface DrillFederationOptions {
   /** Demo site ids to run (FHIR sites only: hospital-a, hospital-b, demo-hospital-d). */
