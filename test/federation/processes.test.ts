@@ -69,7 +69,9 @@ describe('a federation of real processes (aggregator + 3 gateways)', () => {
       patientsPerSite: 150,
       seed: 3,
       outDir: mkdtempSync(join(tmpdir(), 'fhirfed-fed-')),
-      epsilon: 8,
+      // Noise planned for ROUNDS + 3 rounds (below) within epsilon 12: multiplier 1.65, a little less noise than
+      // 4 rounds within epsilon 8 (1.77), so the model-quality checks keep their margin.
+      epsilon: 12,
       delta: 1e-5,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       out: quiet,
@@ -120,6 +122,7 @@ describe('a federation of real processes (aggregator + 3 gateways)', () => {
     const initial = evaluated.versions[0]?.version as string;
     const start = meanAuroc(evaluated, initial);
     const end = meanAuroc(evaluated, final);
+    console.log(`process federation: mean holdout AUROC ${start.toFixed(3)} (initial model) -> ${end.toFixed(3)} (final, ${done.completedRounds} rounds)`);
     expect(end).toBeGreaterThan(0.65);
     expect(end).toBeGreaterThan(start + 0.05);
 
