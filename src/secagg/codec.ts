@@ -14,7 +14,7 @@
 import type { PrivateKey } from 'paillier-bigint';
 import { z } from 'zod';
 import { SecAggClient, type SecAggClientOptions } from './client.js';
-import { parseWire, secaggError } from './messages.js';
+import { b64, parseWire, secaggError, siteId } from './messages.js';
 import { paillierPayloadSchema, type PaillierCodec, type PaillierPayload } from './paillier.js';
 import { SecAggServer, type SecAggServerOptions } from './server.js';
 
@@ -162,8 +162,6 @@ export class MaskingCodec implements UpdateCodec {
 //   aggregator -> decrypting site { paillier-route: decrypt, aggregate }; every other sender { paillier-route: wait }
 //   decrypting site: checks count >= minSites, decrypts -> { paillier-sum }  => sum
 
-const siteId = z.string().min(1).max(128);
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 export const paillierCiphertextsSchema = z
   .object({ v: z.literal(1), type: z.literal('paillier-ciphertexts'), sender: siteId, canDecrypt: z.boolean(), payload: paillierPayloadSchema })
   .strict();

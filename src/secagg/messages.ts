@@ -12,8 +12,9 @@ import { FhirfedError } from '../core/errors.js';
 export const SECAGG_WIRE_VERSION = 1 as const;
 const DOMAIN = 'fhirfed-secagg/v1\n';
 
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
-const siteId = z.string().min(1).max(128);
+/** Wire field shapes every secagg message uses (masking here, Paillier in codec.ts). */
+export const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
+export const siteId = z.string().min(1).max(128);
 const roundId = z.string().min(1).max(128);
 const header = { v: z.literal(SECAGG_WIRE_VERSION), round: roundId, sender: siteId, sig: b64 };
 
